@@ -1,0 +1,184 @@
+"""Registry of the self-supervised tasks: which classes a model learns to tell apart.
+
+A *variant* names a task (``cutpaste_3way``: normal vs CutPaste vs CutPaste-Scar) and
+turns one :class:`~trainables.augment_ops.PixelBatch` of base-augmented source images
+into its training batch. Every source image appears once per class, so 32 source
+images train 96 images in a 3-way step (paper Sec. 4). The single transforms are
+registered under ``AUGMENTATIONS`` for figures and tests; ``create_variant`` is the one
+way to get a variant by name.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
+
+import torch
+from torch import Tensor
+
+from trainables import augment_ops as ops
+from trainables.augment_ops import PixelBatch
+
+if TYPE_CHECKING:
+    from trainables.config import TrialConfig
+
+Transform = Callable[[PixelBatch, "TrialConfig"], Tensor]
+
+
+def _grid(pb: PixelBatch) -> tuple[Tensor, Tensor]:
+    return (torch.arange(pb.h, device=pb.device).view(1, pb.h, 1),
+            torch.arange(pb.w, device=pb.device).view(1, 1, pb.w))
+
+
+def cutpaste_edit(pb: PixelBatch, cfg: "TrialConfig") -> tuple[Tensor, Tensor]:
+    """(index map, pasted mask) of CutPaste: a rectangle of the same image moved elsewhere.
+
+    Area ratio in (area_ratio_min, area_ratio_max), aspect log-uniform in
+    (aspect_ratio_min, aspect_ratio_max); source and destination wholly inside (Sec. 3.1).
+    """
+    dst = ops.sample_rect(pb.b, pb.h, pb.w, (cfg.area_ratio_min, cfg.area_ratio_max),
+                          (cfg.aspect_ratio_min, cfg.aspect_ratio_max), pb.gen, pb.device)
+    src_top = ops._corner(pb.gen, dst["height"], pb.h)
+    src_left = ops._corner(pb.gen, dst["width"], pb.w)
+    yy, xx = _grid(pb)
+    inside = ops.rect_mask(dst, pb.h, pb.w)
+    ptr = pb.pointer(yy - dst["top"].view(-1, 1, 1) + src_top.view(-1, 1, 1),
+                     xx - dst["left"].view(-1, 1, 1) + src_left.view(-1, 1, 1))
+    return torch.where(inside, ptr, pb.base_index), inside
+
+
+def _scar_ranges(cfg: "TrialConfig") -> dict:
+    s = cfg.scar_scale()
+    return dict(width=(cfg.scar_width_min * s, cfg.scar_width_max * s),
+                length=(cfg.scar_length_min * s, cfg.scar_length_max * s),
+                rotation=cfg.scar_rotation)
+
+
+def scar_edit(pb: PixelBatch, cfg: "TrialConfig") -> tuple[Tensor, Tensor]:
+    """(index map, pasted mask) of CutPaste-Scar: a thin upright strip, rotated and pasted."""
+    p = ops.sample_scar(pb.b, pb.h, pb.w, gen=pb.gen, device=pb.device, **_scar_ranges(cfg))
+    inside, u, v = ops.scar_frame(p, pb.h, pb.w)
+    half_w, half_l = p["width"] / 2, p["length"] / 2
+    src_cx = half_w + torch.rand(pb.b, generator=pb.gen, device=pb.device) * (pb.w - 2 * half_w)
+    src_cy = half_l + torch.rand(pb.b, generator=pb.gen, device=pb.device) * (pb.h - 2 * half_l)
+    xs = (src_cx.view(-1, 1, 1) + u).floor().long()
+    ys = (src_cy.view(-1, 1, 1) + v).floor().long()
+    return torch.where(inside, pb.pointer(ys, xs), pb.base_index), inside
+
+
+def _pasted(edit: Callable[[PixelBatch, "TrialConfig"], tuple[Tensor, Tensor]]) -> Transform:
+    def transform(pb: PixelBatch, cfg: "TrialConfig") -> Tensor:
+        index, inside = edit(pb, cfg)
+        return pb.render(index, inside, pb.patch_colour(cfg.patch_jitter))
+    return transform
+
+
+def _union(pb: PixelBatch, cfg: "TrialConfig") -> Tensor:
+    """CutPaste or CutPaste-Scar, chosen per image with equal odds (Table 5, Binary Union)."""
+    cp_index, cp_inside = cutpaste_edit(pb, cfg)
+    sc_index, sc_inside = scar_edit(pb, cfg)
+    coin = (torch.rand(pb.b, generator=pb.gen, device=pb.device) < 0.5).view(-1, 1, 1)
+    inside = torch.where(coin, cp_inside, sc_inside)
+    return pb.render(torch.where(coin, cp_index, sc_index), inside,
+                     pb.patch_colour(cfg.patch_jitter))
+
+
+def _cutout_with(colour: Callable[[Tensor, torch.Generator], Tensor]) -> Transform:
+    """Cutout baselines (Table 4): a CutPaste-sized rectangle filled with a colour."""
+    def transform(pb: PixelBatch, cfg: "TrialConfig") -> Tensor:
+        x = pb.normal()
+        r = ops.sample_rect(pb.b, pb.h, pb.w, (cfg.area_ratio_min, cfg.area_ratio_max),
+                            (cfg.aspect_ratio_min, cfg.aspect_ratio_max), pb.gen, pb.device)
+        return ops.fill(x, ops.rect_mask(r, pb.h, pb.w), colour(x, pb.gen))
+    return transform
+
+
+def _scar(pb: PixelBatch, cfg: "TrialConfig") -> Tensor:
+    """Scar baseline: the scar's shape filled with a random colour, nothing cut or pasted."""
+    x = pb.normal()
+    p = ops.sample_scar(pb.b, pb.h, pb.w, gen=pb.gen, device=pb.device, **_scar_ranges(cfg))
+    mask, _, _ = ops.scar_frame(p, pb.h, pb.w)
+    return ops.fill(x, mask, ops.random_colors(pb.b, pb.gen, pb.device))
+
+
+def _confetti(pb: PixelBatch, cfg: "TrialConfig") -> Tensor:
+    """Confetti noise (FCDD): small rectangles of random colour; loops over blob slots only."""
+    x = pb.normal()
+    for _ in range(cfg.confetti_blobs):
+        r = ops.sample_rect(pb.b, pb.h, pb.w, (0.0005, 0.005), (0.5, 2.0), pb.gen, pb.device)
+        x = ops.fill(x, ops.rect_mask(r, pb.h, pb.w), ops.random_colors(pb.b, pb.gen, pb.device))
+    return x
+
+
+def _normal(pb: PixelBatch, cfg: "TrialConfig") -> Tensor:
+    return pb.normal()
+
+
+def _rotated(k: int) -> Transform:
+    return lambda pb, cfg: torch.rot90(pb.normal(), k, dims=(2, 3))
+
+
+AUGMENTATIONS: dict[str, Transform] = {
+    "cutpaste": _pasted(cutpaste_edit),
+    "cutpaste_scar": _pasted(scar_edit),
+    "cutpaste_union": _union,
+    "cutout": _cutout_with(lambda x, g: torch.zeros(x.shape[0], 3, 1, 1, device=x.device)),
+    "cutout_mean": _cutout_with(lambda x, g: x.mean(dim=(2, 3), keepdim=True)),
+    "cutout_color": _cutout_with(lambda x, g: ops.random_colors(x.shape[0], g, x.device)),
+    "confetti": _confetti,
+    "scar": _scar,
+}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A self-supervised task: one transform per class; class 0 is the normal image."""
+    name: str
+    class_transforms: tuple[tuple[str, Transform], ...]
+    patch_level: bool = False
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_transforms)
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return tuple(n for n, _ in self.class_transforms)
+
+    def make_batch(self, pb: PixelBatch, cfg: "TrialConfig") -> tuple[Tensor, Tensor]:
+        """Images [K*B,3,H,W] (each source once per class) and labels [K*B]."""
+        images = torch.cat([t(pb, cfg) for _, t in self.class_transforms])
+        labels = torch.arange(self.num_classes, device=pb.device).repeat_interleave(pb.b)
+        return images, labels
+
+
+def _two_way(name: str, aug: str) -> Variant:
+    return Variant(name, (("normal", _normal), (aug, AUGMENTATIONS[aug])))
+
+
+VARIANTS: dict[str, Variant] = {v.name: v for v in [
+    _two_way("cutpaste", "cutpaste"),
+    _two_way("cutpaste_scar", "cutpaste_scar"),
+    Variant("cutpaste_3way", (("normal", _normal), ("cutpaste", AUGMENTATIONS["cutpaste"]),
+                              ("cutpaste_scar", AUGMENTATIONS["cutpaste_scar"]))),
+    _two_way("cutpaste_union", "cutpaste_union"),
+    _two_way("cutout", "cutout"),
+    _two_way("cutout_mean", "cutout_mean"),
+    _two_way("cutout_color", "cutout_color"),
+    _two_way("confetti", "confetti"),
+    _two_way("scar", "scar"),
+    Variant("rotation", tuple((f"rot{90 * k}", _rotated(k)) for k in range(4))),
+]}
+
+
+def create_variant(name: str) -> Variant:
+    try:
+        return VARIANTS[name]
+    except KeyError:
+        raise ValueError(f"unknown variant {name!r}; known variants: {sorted(VARIANTS)}") from None
+
+
+def source_batch(store: Tensor, sources: Tensor, cfg: "TrialConfig", gen: torch.Generator,
+                 mean_rgb: Tensor | None = None) -> PixelBatch:
+    """The base augmentation of every source image: translation and colour jitter (Sec. 4)."""
+    return PixelBatch(store, sources, gen, translate=cfg.translate, jitter=cfg.jitter,
+                      mean_rgb=mean_rgb)

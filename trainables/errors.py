@@ -1,0 +1,34 @@
+"""Dataset errors: each names the path or category at fault, so a user can fix it."""
+from __future__ import annotations
+
+
+class DatasetError(ValueError):
+    """Base class: something about the dataset on disk is not usable."""
+
+
+class DatasetNotFoundError(DatasetError):
+    pass
+
+
+class UnknownCategoryError(DatasetError):
+    pass
+
+
+class EmptyTrainSetError(DatasetError):
+    pass
+
+
+class ImageReadError(DatasetError):
+    pass
+
+
+class MissingMaskError(DatasetError):
+    pass
+
+
+class MaskSizeError(DatasetError):
+    pass
+
+
+class ChecksumError(DatasetError):
+    pass

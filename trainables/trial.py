@@ -1,0 +1,188 @@
+"""One trial: train a CutPaste variant on one category, fit the GDE, score the test set.
+
+A plain function of a validated config (no Ray here): usable from a notebook, a test,
+``python -m trainables.run`` or the Ray Tune wrapper in ``study``. Evaluation happens
+every ``eval_interval`` steps and at the end; each one calls ``report(metrics, state)``
+so a scheduler can stop the trial early and a wrapper can checkpoint ``state``.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from trainables.augmentations import create_variant, source_batch
+from trainables.config import TrialConfig
+from trainables.data import CategoryData, dataset_id, load_category, resolve_data_root
+from trainables.density import DensityEstimator
+from trainables.metrics import auc_by_defect, image_auc
+from trainables.model import build_model
+
+Report = Callable[[dict[str, Any], dict[str, Any] | None], None]
+EVAL_BATCH = 64
+
+
+@dataclass
+class TrialResult:
+    metrics: dict[str, Any]                     # image_auc, auc_by_defect, costs, ...
+    config: TrialConfig
+    scores: dict[str, list]                     # per test image: image_path, label, defect_type, score
+    embeddings: dict[str, Any] = field(default_factory=dict)  # small sample for t-SNE figures
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device=cuda asked for, but torch sees no CUDA device")
+    return torch.device(name)
+
+
+def _split_train(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Held-out normal images for val_auc; the rest train the model and fit the GDE."""
+    order = np.random.default_rng(seed).permutation(n)
+    n_val = int(round(n * fraction))
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+@torch.inference_mode()
+def extract_features(model, images_u8: torch.Tensor, cfg: TrialConfig, device: torch.device) -> np.ndarray:
+    """Pooled features of un-augmented images, in large batches."""
+    model.eval()
+    out = []
+    for i in range(0, len(images_u8), EVAL_BATCH):
+        x = images_u8[i:i + EVAL_BATCH].to(device, non_blocking=True).float().div_(255)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            f = model.features(x, cfg.feature_layer_list)
+        out.append(f.float().cpu())
+    return torch.cat(out).numpy().astype(np.float64)
+
+
+def evaluate(model, data: CategoryData, fit_idx: np.ndarray, cfg: TrialConfig,
+             device: torch.device, val_idx: np.ndarray | None = None) -> dict[str, Any]:
+    """GDE on un-augmented normal training images; AUC on the test set."""
+    train_feats = extract_features(model, data.train[fit_idx], cfg, device)
+    test_feats = extract_features(model, data.test, cfg, device)
+    density = DensityEstimator(cfg.density, seed=cfg.seed).fit(train_feats)
+    scores = density.score(test_feats)
+    train_scores = density.score(train_feats)
+    out = {
+        "image_auc": image_auc(data.test_labels, scores),
+        "auc_by_defect": auc_by_defect(data.test_labels, scores, data.test_defects),
+        "scores": scores,
+        "train_score_mean": float(train_scores.mean()),
+        "train_score_std": float(train_scores.std()),
+        "test_features": test_feats,
+        "train_features": train_feats,
+    }
+    if val_idx is not None and len(val_idx):
+        from trainables.validation import val_auc
+        out["val_auc"] = val_auc(density, model, data, val_idx, cfg, device)
+    return out
+
+
+def run_trial(config: TrialConfig | Mapping[str, Any], data_root: str | Path | None = None,
+              report: Report | None = None, initial_state: dict[str, Any] | None = None,
+              verbose: bool = False) -> TrialResult:
+    cfg = config if isinstance(config, TrialConfig) else TrialConfig.from_dict(config)
+    device = resolve_device(cfg.device)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    root = resolve_data_root(data_root, verbose=verbose)
+    data = load_category(root, cfg.category, cfg.image_size, verbose=verbose)
+    variant = create_variant(cfg.variant)
+    fit_idx, val_idx = _split_train(len(data.train), cfg.val_fraction, cfg.seed)
+
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg, variant.num_classes).to(device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
+                          weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(cfg.steps, 1))
+    gen = torch.Generator(device=device).manual_seed(cfg.seed)
+    step = 0
+    if initial_state is not None:
+        model.load_state_dict(initial_state["model"])
+        opt.load_state_dict(initial_state["optimizer"])
+        sched.load_state_dict(initial_state["scheduler"])
+        gen.set_state(initial_state["generator"].to(gen.get_state().device))
+        step = int(initial_state["step"])
+    step_model = torch.compile(model) if cfg.compile else model
+
+    store = data.train[fit_idx].to(device)                 # whole train set lives on the device
+    mean_rgb = store.float().mean(dim=(2, 3)) / 255        # per-image, for contrast jitter
+    n_store = store.shape[0]
+    amp = device.type == "cuda"
+    interval = cfg.eval_interval if cfg.eval_interval > 0 else cfg.steps
+    train_seconds = eval_seconds = 0.0
+    trained_images = 0
+    last: dict[str, Any] = {}
+    checkpoints = sorted({s for s in range(interval, cfg.steps + 1, max(interval, 1))} | {cfg.steps})
+    checkpoints = [c for c in checkpoints if c > step] or [step]
+
+    for stop_at in checkpoints:
+        t0 = time.perf_counter()
+        model.train()
+        while step < stop_at:
+            sources = torch.randint(0, n_store, (cfg.batch_size,), generator=gen, device=device)
+            pb = source_batch(store, sources, cfg, gen, mean_rgb=mean_rgb[sources])
+            images, labels = variant.make_batch(pb, cfg)
+            if amp:
+                images = images.contiguous(memory_format=torch.channels_last)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                loss = F.cross_entropy(step_model(images), labels)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            step += 1
+            trained_images += images.shape[0]
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        train_seconds += time.perf_counter() - t0
+        t1 = time.perf_counter()
+        ev = evaluate(model, data, fit_idx, cfg, device, val_idx)
+        eval_seconds += time.perf_counter() - t1
+        last = ev
+        metrics = {
+            "step": step,
+            "image_auc": ev["image_auc"],
+            "auc_by_defect": ev["auc_by_defect"],
+            "val_auc": ev.get("val_auc"),
+            "loss": float(loss.detach()) if cfg.steps and step > 0 and "loss" in locals() else float("nan"),
+            "train_seconds": train_seconds,
+            "eval_seconds": eval_seconds,
+            "images_per_second": trained_images / train_seconds if train_seconds > 0 else 0.0,
+        }
+        if verbose:
+            print(f"[trial] {cfg.category}/{cfg.variant} step {step}/{cfg.steps} "
+                  f"image_auc={metrics['image_auc']:.4f} loss={metrics['loss']:.4f} "
+                  f"({metrics['images_per_second']:.0f} img/s)", flush=True)
+        if report is not None:
+            state = {"model": model.state_dict(), "optimizer": opt.state_dict(),
+                     "scheduler": sched.state_dict(), "generator": gen.get_state().cpu(), "step": step}
+            report(metrics, state)
+
+    metrics.update(
+        dataset=dataset_id(root),
+        device=str(device) if device.type == "cpu" else torch.cuda.get_device_name(device),
+        train_score_mean=last["train_score_mean"],
+        train_score_std=last["train_score_std"],
+    )
+    rng = np.random.default_rng(cfg.seed)
+    keep = np.sort(rng.permutation(len(data.test))[: cfg.embedding_sample])
+    scores = {
+        "image_path": list(data.test_paths),
+        "label": data.test_labels.tolist(),
+        "defect_type": list(data.test_defects),
+        "score": last["scores"].astype(float).tolist(),
+    }
+    embeddings = {"test_index": keep.tolist(), "test_features": last["test_features"][keep]}
+    return TrialResult(metrics=metrics, config=cfg, scores=scores, embeddings=embeddings)

@@ -140,11 +140,11 @@ def sample_scar(b: int, h: int, w: int, width: tuple[float, float], length: tupl
     return dict(width=sw, length=sl, angle=ang, cx=cx, cy=cy)
 
 
-def scar_frame(p: dict[str, Tensor], h: int, w: int) -> tuple[Tensor, Tensor, Tensor]:
-    """Mask of the rotated scar and each pixel's (u across, v along) scar coordinates."""
-    dev = p["cx"].device
-    dx = torch.arange(w, device=dev).view(1, 1, w) + 0.5 - p["cx"].view(-1, 1, 1)
-    dy = torch.arange(h, device=dev).view(1, h, 1) + 0.5 - p["cy"].view(-1, 1, 1)
+def scar_frame(p: dict[str, Tensor], yy: Tensor, xx: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Mask of the rotated scar at pixel rows ``yy`` [B|1,h,1] and columns ``xx`` [B|1,1,w],
+    and each pixel's (u across, v along) coordinates in the scar's own frame."""
+    dx = xx + 0.5 - p["cx"].view(-1, 1, 1)
+    dy = yy + 0.5 - p["cy"].view(-1, 1, 1)
     cos, sin = torch.cos(p["angle"]).view(-1, 1, 1), torch.sin(p["angle"]).view(-1, 1, 1)
     u = cos * dx + sin * dy
     v = -sin * dx + cos * dy
@@ -153,8 +153,25 @@ def scar_frame(p: dict[str, Tensor], h: int, w: int) -> tuple[Tensor, Tensor, Te
 
 
 # ----------------------------------------------------------------- the batch
+class PixelStore:
+    """The category's uint8 images on the device, packed one int32 per RGB pixel.
+
+    Packing lets one ``take`` fetch a whole pixel; built once per trial.
+    """
+
+    def __init__(self, images: Tensor) -> None:
+        n, c, h, w = images.shape
+        if c != 3 or images.dtype != torch.uint8:
+            raise ValueError(f"images must be uint8 [N,3,H,W], got {tuple(images.shape)} {images.dtype}")
+        rgba = torch.zeros(n, h, w, 4, dtype=torch.uint8, device=images.device)
+        rgba[..., :3] = images.permute(0, 2, 3, 1)
+        self.packed = rgba.view(torch.int32).reshape(-1)
+        self.n, self.h, self.w, self.device = n, h, w, images.device
+        self.mean_rgb = images.float().mean(dim=(2, 3)) / 255  # [N,3] for contrast jitter
+
+
 class PixelBatch:
-    """B output images described as pointers into a uint8 store [N,3,H,W] on one device.
+    """B output images described as pointers into a :class:`PixelStore`.
 
     ``rows[b, y]`` and ``cols[b, x]`` give the stored row and column that output pixel
     (y, x) of image b shows before any pasting (they encode the base translation);
@@ -162,13 +179,10 @@ class PixelBatch:
     :meth:`pointer` and render them with :meth:`render`.
     """
 
-    def __init__(self, store: Tensor, sources: Tensor, gen: torch.Generator, *,
-                 translate: float = 0.0, jitter: float = 0.0, mean_rgb: Tensor | None = None):
-        n, c, h, w = store.shape
-        if c != 3 or store.dtype != torch.uint8:
-            raise ValueError(f"store must be uint8 [N,3,H,W], got {tuple(store.shape)} {store.dtype}")
-        self.store_flat = store.permute(1, 0, 2, 3).reshape(3, n * h * w) if n > 0 else store
-        self.sources, self.gen, self.h, self.w = sources, gen, h, w
+    def __init__(self, store: PixelStore, sources: Tensor, gen: torch.Generator, *,
+                 translate: float = 0.0, jitter: float = 0.0):
+        h, w = store.h, store.w
+        self.store, self.sources, self.gen, self.h, self.w = store, sources, gen, h, w
         self.b, self.device = sources.shape[0], store.device
         dy = dx = torch.zeros(self.b, dtype=torch.long, device=self.device)
         if translate > 0:
@@ -176,33 +190,35 @@ class PixelBatch:
             dx = (uniform(gen, self.b, -translate, translate, self.device) * w).round().long()
         self.rows = _reflect(torch.arange(h, device=self.device).view(1, h) - dy.view(-1, 1), h)
         self.cols = _reflect(torch.arange(w, device=self.device).view(1, w) - dx.view(-1, 1), w)
-        if mean_rgb is None:
-            mean_rgb = store[sources].float().mean(dim=(2, 3)) / 255
-        self.mean_rgb = mean_rgb
-        self.colour = jitter_affine(mean_rgb, jitter, gen)
+        self.mean_rgb = store.mean_rgb[sources]
+        self.colour = jitter_affine(self.mean_rgb, jitter, gen)
         self.base_index = self.pointer(torch.arange(h, device=self.device).view(1, h, 1),
                                        torch.arange(w, device=self.device).view(1, 1, w))
         self._normal: Tensor | None = None
 
     def pointer(self, ys: Tensor, xs: Tensor) -> Tensor:
-        """Flat store index of base-image coordinates (ys, xs), broadcast to [B,H,W]."""
+        """Flat store index of base-image coordinates (ys, xs) [B or 1, h', w'] (broadcast)."""
         b, h, w = self.b, self.h, self.w
         ys = ys.clamp(0, h - 1).expand(b, *ys.shape[1:])
         xs = xs.clamp(0, w - 1).expand(b, *xs.shape[1:])
         r = self.rows.gather(1, ys.reshape(b, -1)).view(ys.shape)
         c = self.cols.gather(1, xs.reshape(b, -1)).view(xs.shape)
-        return (self.sources.view(b, 1, 1) * (h * w) + r * w + c).expand(b, h, w)
+        return self.sources.view(b, 1, 1) * (h * w) + r * w + c
 
     def render(self, index: Tensor, inside: Tensor | None = None,
                patch_colour: Affine | None = None) -> Tensor:
-        """Float images [B,3,H,W] in [0,1]; ``inside`` pixels also get ``patch_colour``."""
+        """Float images [B,3,H,W] in [0,1].
+
+        ``inside`` pixels [B,H,W] additionally get ``patch_colour`` after the base colour.
+        """
         b, h, w = self.b, self.h, self.w
-        px = self.store_flat[:, index.reshape(-1)].view(3, b, h * w).permute(1, 0, 2)
-        px = px.float().mul_(1 / 255).view(b, 3, h, w)
-        out = self.colour.apply(px)
+        px = self.store.packed.take(index.reshape(-1)).view(torch.uint8).view(b, h * w, 4)
+        px = px.permute(0, 2, 1)[:, :3].contiguous().float()          # [B,3,HW]
+        out = torch.baddbmm(self.colour.off.unsqueeze(2), self.colour.mat * (1 / 255), px).clamp_(0, 1)
         if inside is not None and patch_colour is not None:
-            out = torch.where(inside.unsqueeze(1), patch_colour.apply(out), out)
-        return out
+            patched = torch.baddbmm(patch_colour.off.unsqueeze(2), patch_colour.mat, out).clamp_(0, 1)
+            out = torch.where(inside.reshape(b, 1, h * w), patched, out)
+        return out.view(b, 3, h, w)
 
     def normal(self) -> Tensor:
         """The base-augmented images themselves (rendered once, then reused)."""

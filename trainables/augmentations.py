@@ -9,6 +9,7 @@ way to get a variant by name.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
@@ -16,7 +17,7 @@ import torch
 from torch import Tensor
 
 from trainables import augment_ops as ops
-from trainables.augment_ops import PixelBatch
+from trainables.augment_ops import PixelBatch, PixelStore
 
 if TYPE_CHECKING:
     from trainables.config import TrialConfig
@@ -54,15 +55,31 @@ def _scar_ranges(cfg: "TrialConfig") -> dict:
 
 
 def scar_edit(pb: PixelBatch, cfg: "TrialConfig") -> tuple[Tensor, Tensor]:
-    """(index map, pasted mask) of CutPaste-Scar: a thin upright strip, rotated and pasted."""
-    p = ops.sample_scar(pb.b, pb.h, pb.w, gen=pb.gen, device=pb.device, **_scar_ranges(cfg))
-    inside, u, v = ops.scar_frame(p, pb.h, pb.w)
+    """(index map, pasted mask) of CutPaste-Scar: a thin upright strip, rotated and pasted.
+
+    The scar is computed in a window just large enough for its longest diagonal and
+    scattered into the full index map: the cost follows the scar size, not the image.
+    """
+    ranges = _scar_ranges(cfg)
+    p = ops.sample_scar(pb.b, pb.h, pb.w, gen=pb.gen, device=pb.device, **ranges)
+    side = min(pb.h, pb.w, int(math.ceil(math.hypot(ranges["width"][1], ranges["length"][1]))) + 3)
+    top = (p["cy"].floor().long() - side // 2).clamp(0, pb.h - side).view(-1, 1, 1)
+    left = (p["cx"].floor().long() - side // 2).clamp(0, pb.w - side).view(-1, 1, 1)
+    ar = torch.arange(side, device=pb.device)
+    yy, xx = top + ar.view(1, side, 1), left + ar.view(1, 1, side)     # window coordinates
+    inside_win, u, v = ops.scar_frame(p, yy, xx)
     half_w, half_l = p["width"] / 2, p["length"] / 2
     src_cx = half_w + torch.rand(pb.b, generator=pb.gen, device=pb.device) * (pb.w - 2 * half_w)
     src_cy = half_l + torch.rand(pb.b, generator=pb.gen, device=pb.device) * (pb.h - 2 * half_l)
     xs = (src_cx.view(-1, 1, 1) + u).floor().long()
     ys = (src_cy.view(-1, 1, 1) + v).floor().long()
-    return torch.where(inside, pb.pointer(ys, xs), pb.base_index), inside
+    win_index = torch.where(inside_win, pb.pointer(ys, xs), pb.pointer(yy, xx))
+    where = (yy * pb.w + xx).reshape(pb.b, -1)
+    index = pb.base_index.expand(pb.b, pb.h, pb.w).reshape(pb.b, -1).clone()
+    index.scatter_(1, where, win_index.reshape(pb.b, -1))
+    inside = torch.zeros(pb.b, pb.h * pb.w, dtype=torch.bool, device=pb.device)
+    inside.scatter_(1, where, inside_win.reshape(pb.b, -1))
+    return index.view(pb.b, pb.h, pb.w), inside.view(pb.b, pb.h, pb.w)
 
 
 def _pasted(edit: Callable[[PixelBatch, "TrialConfig"], tuple[Tensor, Tensor]]) -> Transform:
@@ -96,7 +113,7 @@ def _scar(pb: PixelBatch, cfg: "TrialConfig") -> Tensor:
     """Scar baseline: the scar's shape filled with a random colour, nothing cut or pasted."""
     x = pb.normal()
     p = ops.sample_scar(pb.b, pb.h, pb.w, gen=pb.gen, device=pb.device, **_scar_ranges(cfg))
-    mask, _, _ = ops.scar_frame(p, pb.h, pb.w)
+    mask, _, _ = ops.scar_frame(p, *_grid(pb))
     return ops.fill(x, mask, ops.random_colors(pb.b, pb.gen, pb.device))
 
 
@@ -177,8 +194,7 @@ def create_variant(name: str) -> Variant:
         raise ValueError(f"unknown variant {name!r}; known variants: {sorted(VARIANTS)}") from None
 
 
-def source_batch(store: Tensor, sources: Tensor, cfg: "TrialConfig", gen: torch.Generator,
-                 mean_rgb: Tensor | None = None) -> PixelBatch:
+def source_batch(store: PixelStore, sources: Tensor, cfg: "TrialConfig",
+                 gen: torch.Generator) -> PixelBatch:
     """The base augmentation of every source image: translation and colour jitter (Sec. 4)."""
-    return PixelBatch(store, sources, gen, translate=cfg.translate, jitter=cfg.jitter,
-                      mean_rgb=mean_rgb)
+    return PixelBatch(store, sources, gen, translate=cfg.translate, jitter=cfg.jitter)

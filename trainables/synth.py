@@ -77,7 +77,10 @@ def generate_category(root: Path, category: str, spec: SynthSpec) -> None:
         for i in range(spec.n_per_defect):
             rng = _rng(spec, category, defect_name, i)
             img, obj = draw(rng, size)
-            bad, mask = DEFECTS[kind](rng, img, obj)
+            for _ in range(20):  # a defect that changed too few pixels is drawn again
+                bad, mask = DEFECTS[kind](rng, img, obj)
+                if mask.sum() >= max(4, size * size // 2000):
+                    break
             _save(root / category / "test" / defect_name / f"{i:03d}.png", _to_u8(bad))
             _save(root / category / "ground_truth" / defect_name / f"{i:03d}_mask.png",
                   (mask * 255).astype(np.uint8))

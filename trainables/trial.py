@@ -7,7 +7,7 @@ so a scheduler can stop the trial early and a wrapper can checkpoint ``state``.
 """
 from __future__ import annotations
 
-import math
+import copy
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from trainables.augment_ops import PixelStore
 from trainables.augmentations import create_variant, source_batch
 from trainables.config import TrialConfig
 from trainables.data import CategoryData, dataset_id, load_category, resolve_data_root
@@ -116,9 +117,8 @@ def run_trial(config: TrialConfig | Mapping[str, Any], data_root: str | Path | N
         step = int(initial_state["step"])
     step_model = torch.compile(model) if cfg.compile else model
 
-    store = data.train[fit_idx].to(device)                 # whole train set lives on the device
-    mean_rgb = store.float().mean(dim=(2, 3)) / 255        # per-image, for contrast jitter
-    n_store = store.shape[0]
+    store = PixelStore(data.train[fit_idx].to(device))     # whole train set lives on the device
+    n_store = store.n
     amp = device.type == "cuda"
     interval = cfg.eval_interval if cfg.eval_interval > 0 else cfg.steps
     train_seconds = eval_seconds = 0.0
@@ -132,7 +132,7 @@ def run_trial(config: TrialConfig | Mapping[str, Any], data_root: str | Path | N
         model.train()
         while step < stop_at:
             sources = torch.randint(0, n_store, (cfg.batch_size,), generator=gen, device=device)
-            pb = source_batch(store, sources, cfg, gen, mean_rgb=mean_rgb[sources])
+            pb = source_batch(store, sources, cfg, gen)
             images, labels = variant.make_batch(pb, cfg)
             if amp:
                 images = images.contiguous(memory_format=torch.channels_last)
@@ -166,8 +166,10 @@ def run_trial(config: TrialConfig | Mapping[str, Any], data_root: str | Path | N
                   f"image_auc={metrics['image_auc']:.4f} loss={metrics['loss']:.4f} "
                   f"({metrics['images_per_second']:.0f} img/s)", flush=True)
         if report is not None:
-            state = {"model": model.state_dict(), "optimizer": opt.state_dict(),
-                     "scheduler": sched.state_dict(), "generator": gen.get_state().cpu(), "step": step}
+            # a snapshot, not live references: training goes on after the report
+            state = copy.deepcopy({"model": model.state_dict(), "optimizer": opt.state_dict(),
+                                   "scheduler": sched.state_dict(), "generator": gen.get_state().cpu(),
+                                   "step": step})
             report(metrics, state)
 
     metrics.update(

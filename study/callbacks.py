@@ -1,0 +1,42 @@
+"""Driver-side Ray Tune callback: the only writer of result files, and the progress line."""
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+from ray import tune
+
+from study.sink import ResultsSink
+
+
+class SinkCallback(tune.Callback):
+    def __init__(self, sink: ResultsSink, total: int) -> None:
+        self.sink, self.total, self.done, self.t0 = sink, total, 0, time.perf_counter()
+
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        result = trial.last_result or {}
+        if not result.get("final"):
+            return  # stopped early before its final report; recorded by on_trial_error/stop
+        row = result["row"]
+        self.sink.write_trial(row, result["scores"])
+        self.done += 1
+        print(f"[study] {self.done}/{self.total} {row['category']:<12s} {row['variant']:<15s} "
+              f"seed {row['seed']}  image_auc {row['image_auc']:.4f}  "
+              f"({row['train_seconds']:.0f}s train, {time.perf_counter() - self.t0:.0f}s elapsed)", flush=True)
+
+    def on_trial_error(self, iteration, trials, trial, **info):
+        spec = trial.config["trial"]
+        cfg = spec["config"]
+        now = dt.datetime.now(dt.timezone.utc)
+        err = "unknown error"
+        try:
+            err = open(trial.error_file).read()[-4000:] if trial.error_file else str(trial.error_msg)
+        except Exception:
+            pass
+        row = {"trial_key": spec["trial_key"], "study": spec["study"], "variant": cfg["variant"],
+               "category": cfg["category"], "seed": cfg["seed"], "status": "failed", "error": err,
+               "image_auc": None, "started_at": now, "finished_at": now}
+        self.sink.write_trial(row)
+        self.done += 1
+        print(f"[study] {self.done}/{self.total} FAILED {cfg['category']} {cfg['variant']} seed {cfg['seed']}: "
+              f"{err.strip().splitlines()[-1] if err.strip() else err}", flush=True)

@@ -1,0 +1,161 @@
+"""``python -m study.launch``: run a study on Ray Tune, one Parquet row per finished trial.
+
+Default: the ``demo`` study on the generated dataset, on an embedded local Ray sized to
+this machine. Re-running the same command with the same ``--results`` resumes: trials
+whose key already has an ``ok`` row are skipped.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from study.sink import ResultsSink, done_keys, read_trials
+from study.spec import SpecError, StudySpec, TrialSpec, expand, load_spec
+from trainables.config import BUDGETS, ConfigError, parse_set_args
+from trainables.errors import DatasetError
+
+# Measured training throughput (images/s, 3-way, whole machine) used for --dry-run cost
+# projections; CPU figures from `python -m trainables.bench` on this project's 2-core machine.
+THROUGHPUT = {("cpu", 64): 160.0, ("cpu", 128): 45.0, ("cpu", 256): 7.0}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="python -m study.launch", description=__doc__.splitlines()[0])
+    ap.add_argument("--study", default="demo", help="built-in study name or a YAML path (default: demo)")
+    ap.add_argument("--data-root", default=None, help="dataset in MVTec layout (default: generated)")
+    ap.add_argument("--categories", default=None, help="comma list (default: the spec's, 'all')")
+    ap.add_argument("--seeds", type=int, default=None, help="number of seeds (default: the spec's)")
+    ap.add_argument("--budget", choices=BUDGETS, default=None, help="default: the spec's")
+    ap.add_argument("--results", default="results", help="results folder or URI (default: ./results)")
+    ap.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a config field in every trial (repeatable)")
+    ap.add_argument("--cluster", action="store_true", help="attach to an existing Ray cluster")
+    ap.add_argument("--address", default=None, help="Ray address for --cluster (default: RAY_ADDRESS or auto)")
+    ap.add_argument("--max-concurrent", type=int, default=0, help="cap on concurrent trials (0: resources decide)")
+    ap.add_argument("--resume", action="store_true", help="skip finished trials (always on; kept for clarity)")
+    ap.add_argument("--dry-run", action="store_true", help="print trial count and projected cost, start nothing")
+    return ap.parse_args(argv)
+
+
+def plan(args: argparse.Namespace) -> tuple[StudySpec, str, Path, list[TrialSpec]]:
+    from trainables.data import list_categories, resolve_data_root
+    spec = load_spec(args.study)
+    budget = args.budget or spec.budget
+    root = resolve_data_root(args.data_root)
+    available = list_categories(root)
+    if args.categories:
+        cats = [c.strip() for c in args.categories.split(",") if c.strip()]
+    else:
+        cats = available if spec.categories == "all" else list(spec.categories)
+    missing = [c for c in cats if c not in available]
+    if missing:
+        raise SpecError(f"categories {missing} are not in the dataset {root}; it has {available}")
+    overrides = parse_set_args(args.sets)
+    return spec, budget, root, expand(spec, cats, args.seeds, overrides, budget)
+
+
+def projected_cost(trials: list[TrialSpec], resources: dict[str, float]) -> str:
+    from trainables.augmentations import create_variant
+    device = "cuda" if resources.get("gpu", 0) > 0 else "cpu"
+    images = sum(t.config["steps"] * t.config["batch_size"] * create_variant(t.config["variant"]).num_classes
+                 for t in trials)
+    sizes = {t.config["image_size"] for t in trials}
+    lines = [f"trained images in total: {images:,.0f}"]
+    for size in sorted(sizes):
+        n = sum(1 for t in trials if t.config["image_size"] == size)
+        rate = THROUGHPUT.get(("cpu", size))
+        if rate is None:
+            lines.append(f"  {n} trials at {size}px: no measured throughput for this size")
+            continue
+        imgs = sum(t.config["steps"] * t.config["batch_size"] * create_variant(t.config["variant"]).num_classes
+                   for t in trials if t.config["image_size"] == size)
+        lines.append(f"  {n} trials at {size}px: {imgs / rate / 3600:,.1f} machine-hours on this 2-core CPU "
+                     f"({rate:.0f} images/s measured)")
+    if device == "cuda":
+        lines.append("  GPU throughput: not measured yet (run `python -m trainables.bench --device cuda`)")
+    return "\n".join(lines)
+
+
+def run_tune(spec: StudySpec, root: Path, todo: list[TrialSpec], args: argparse.Namespace) -> None:
+    import ray
+    from ray import tune
+
+    from study.callbacks import SinkCallback
+    from study.ray_trial import trainable
+
+    if args.cluster:
+        address = args.address or os.environ.get("RAY_ADDRESS") or "auto"
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    else:
+        ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False,
+                 configure_logging=True, logging_level="WARNING")
+    sink = ResultsSink(args.results)
+    cpus = spec.resources.get("cpu", 1)
+    trials = [{"trial_key": t.trial_key, "study": t.study, "config": t.config,
+               "data_root": str(root), "cpus": cpus} for t in todo]
+    storage = args.results if "://" in args.results else str(Path(args.results).resolve())
+    tuner = tune.Tuner(
+        tune.with_resources(trainable, {k: v for k, v in spec.resources.items() if v}),
+        param_space={"trial": tune.grid_search(trials)},
+        tune_config=tune.TuneConfig(max_concurrent_trials=args.max_concurrent or None, reuse_actors=False),
+        run_config=tune.RunConfig(
+            name=f"{spec.name}-{dt.datetime.now(dt.timezone.utc):%Y%m%d-%H%M%S}",
+            storage_path=f"{storage}/ray", verbose=0,
+            callbacks=[SinkCallback(sink, total=len(todo))],
+            failure_config=tune.FailureConfig(max_failures=2),
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+        ),
+    )
+    tuner.fit()
+
+
+def summary(results: str, study: str) -> str:
+    df = read_trials(results)
+    if df.empty:
+        return "no results yet"
+    df = df[df["study"] == study]
+    ok = df[df["status"] == "ok"]
+    lines = [f"{'category':<14s} {'variant':<16s} {'n':>3s} {'image_auc':>10s}"]
+    for (cat, var), g in ok.groupby(["category", "variant"]):
+        lines.append(f"{cat:<14s} {var:<16s} {len(g):3d} {g['image_auc'].mean():10.4f}")
+    if len(ok):
+        lines.append(f"{'mean':<14s} {'':<16s} {len(ok):3d} {ok['image_auc'].mean():10.4f}")
+    failed = df[df["status"] == "failed"]
+    if len(failed):
+        lines.append(f"{len(failed)} failed trial(s); see the 'error' column")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        spec, budget, root, trials = plan(args)
+    except (SpecError, ConfigError, DatasetError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"[study] {spec.name} ({budget} budget) on {root}: {len(trials)} trials, "
+          f"resources per trial {spec.resources}", flush=True)
+    if args.dry_run:
+        print(f"trials: {len(trials)}")
+        print(f"resources per trial: {spec.resources}")
+        print(projected_cost(trials, spec.resources))
+        return 0
+    done = done_keys(args.results)
+    todo = [t for t in trials if t.trial_key not in done]
+    print(f"[study] {len(trials) - len(todo)} already done (skipped), {len(todo)} to run; "
+          f"results in {args.results}", flush=True)
+    t0 = time.perf_counter()
+    if todo:
+        run_tune(spec, root, todo, args)
+    print(f"\n[study] finished in {time.perf_counter() - t0:.0f}s\n{summary(args.results, spec.name)}")
+    print(f"[study] results: {os.path.join(args.results, 'trials')} (pandas.read_parquet)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,92 @@
+"""The results sink: one Parquet file per finished trial, written atomically by the driver.
+
+``<results>/trials/<study>/<trial_key>.parquet`` (one row) and
+``<results>/scores/<study>/<trial_key>.parquet`` (one row per test image). Files are
+written under a dot-prefixed temporary name and renamed into place, so readers (which
+skip dot-files) never see half a file, and a retried trial overwrites its own file, so
+a key never appears twice. ``<results>`` is a local path or a pyarrow filesystem URI.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pyarrow import fs as pafs
+
+# columns whose Arrow type cannot be inferred from Python values
+_TYPES = {
+    "auc_by_defect": pa.map_(pa.string(), pa.float64()),
+    "started_at": pa.timestamp("us", tz="UTC"),
+    "finished_at": pa.timestamp("us", tz="UTC"),
+    "image_auc": pa.float64(), "pixel_auc": pa.float64(), "val_auc": pa.float64(),
+    "error": pa.string(), "seed": pa.int64(),
+}
+
+
+def filesystem(results: str) -> tuple[pafs.FileSystem, str]:
+    if "://" in str(results):
+        return pafs.FileSystem.from_uri(str(results))
+    import os
+    return pafs.LocalFileSystem(), os.path.abspath(str(results))
+
+
+def _table(rows: list[dict[str, Any]]) -> pa.Table:
+    cols = {}
+    for name in rows[0]:
+        values = [r.get(name) for r in rows]
+        if name == "auc_by_defect":
+            values = [list(v.items()) if v is not None else None for v in values]
+        cols[name] = pa.array(values, type=_TYPES.get(name))
+    return pa.table(cols)
+
+
+class ResultsSink:
+    def __init__(self, results: str) -> None:
+        self.results = str(results)
+        self.fs, self.base = filesystem(self.results)
+
+    def _write(self, kind: str, study: str, key: str, table: pa.Table) -> str:
+        folder = f"{self.base}/{kind}/{study}"
+        self.fs.create_dir(folder, recursive=True)
+        final, tmp = f"{folder}/{key}.parquet", f"{folder}/.{key}.parquet.tmp"
+        pq.write_table(table, tmp, filesystem=self.fs)
+        self.fs.move(tmp, final)
+        return final
+
+    def write_trial(self, row: dict[str, Any], scores: dict[str, list] | None = None) -> str:
+        """Scores first, then the trial row: a row on disk means its scores are there too."""
+        key, study = row["trial_key"], row["study"]
+        if scores is not None:
+            n = len(scores["score"])
+            self._write("scores", study, key, pa.table({"trial_key": [key] * n, **scores}))
+        return self._write("trials", study, key, _table([row]))
+
+
+def _read_folder(results: str, kind: str) -> pd.DataFrame:
+    fs, base = filesystem(results)
+    sel = pafs.FileSelector(f"{base}/{kind}", recursive=True, allow_not_found=True)
+    files = [f.path for f in fs.get_file_info(sel)
+             if f.type == pafs.FileType.File and f.path.endswith(".parquet")
+             and not f.base_name.startswith((".", "_"))]
+    if not files:
+        return pd.DataFrame()
+    tables = [pq.read_table(p, filesystem=fs) for p in sorted(files)]
+    # unify schemas: columns that only later files have are kept (nulls elsewhere)
+    return pa.concat_tables(tables, promote_options="permissive").to_pandas()
+
+
+def read_trials(results: str) -> pd.DataFrame:
+    return _read_folder(results, "trials")
+
+
+def read_scores(results: str) -> pd.DataFrame:
+    return _read_folder(results, "scores")
+
+
+def done_keys(results: str) -> set[str]:
+    df = read_trials(results)
+    if df.empty:
+        return set()
+    return set(df.loc[df["status"] == "ok", "trial_key"])

@@ -1,0 +1,170 @@
+"""Study specs: YAML files validated into frozen dataclasses, expanded into trials.
+
+A spec names a budget, a base config, and axes (lists of values per config key) whose
+product with categories and seeds gives the trials. Unknown keys, unknown variants and
+values of the wrong type fail here, before any trial starts, naming the file and field.
+"""
+from __future__ import annotations
+
+import difflib
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from trainables.config import BUDGETS, ConfigError, TrialConfig, coerce
+
+SPEC_DIR = Path(__file__).parent / "specs"
+_SPEC_KEYS = {"name", "description", "budget", "base", "axes", "categories", "seeds", "resources",
+              "search"}
+_RESOURCE_KEYS = {"cpu", "gpu"}
+_SEARCH_KEYS = {"kind", "num_samples", "space", "grace_period", "reduction_factor", "seed"}
+
+
+class SpecError(ValueError):
+    """A study spec is not valid; the message names the file and the field."""
+
+
+@dataclass(frozen=True)
+class SearchSpec:
+    kind: str                          # "optuna"
+    num_samples: int
+    space: dict[str, dict[str, Any]]   # key -> {low, high, log} or {choices}
+    grace_period: int = 1
+    reduction_factor: int = 2
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    name: str
+    path: str
+    budget: str = "smoke"
+    description: str = ""
+    base: dict[str, Any] = field(default_factory=dict)
+    axes: dict[str, list[Any]] = field(default_factory=dict)
+    categories: tuple[str, ...] | str = "all"
+    seeds: int = 1
+    resources: dict[str, float] = field(default_factory=lambda: {"cpu": 1, "gpu": 0})
+    search: SearchSpec | None = None
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    trial_key: str
+    study: str
+    config: dict[str, Any]   # complete, validated TrialConfig as a dict
+
+
+def _fail(path: str, msg: str) -> None:
+    raise SpecError(f"{path}: {msg}")
+
+
+def _check_keys(path: str, where: str, got: dict, allowed: set[str]) -> None:
+    for k in got:
+        if k not in allowed:
+            close = difflib.get_close_matches(k, allowed, n=1)
+            _fail(path, f"unknown field '{where}{k}'" + (f" (did you mean '{close[0]}'?)" if close else "")
+                  + f"; allowed: {sorted(allowed)}")
+
+
+def find_spec(name_or_path: str) -> Path:
+    p = Path(name_or_path)
+    if p.suffix in (".yaml", ".yml") or p.exists():
+        if not p.is_file():
+            raise SpecError(f"study spec file {p} does not exist")
+        return p
+    candidate = SPEC_DIR / f"{name_or_path}.yaml"
+    if not candidate.is_file():
+        known = sorted(q.stem for q in SPEC_DIR.glob("*.yaml"))
+        raise SpecError(f"unknown study '{name_or_path}'; built-in studies: {known} (or give a YAML path)")
+    return candidate
+
+
+def load_spec(name_or_path: str) -> StudySpec:
+    path = find_spec(name_or_path)
+    where = str(path)
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise SpecError(f"{where}: not valid YAML: {e}") from None
+    if not isinstance(raw, dict):
+        _fail(where, "a spec is a mapping of fields")
+    _check_keys(where, "", raw, _SPEC_KEYS)
+    budget = raw.get("budget", "smoke")
+    if budget not in BUDGETS:
+        _fail(where, f"field 'budget' = {budget!r}; allowed: {list(BUDGETS)}")
+    base = dict(raw.get("base") or {})
+    axes = {k: list(v) if isinstance(v, (list, tuple)) else [v] for k, v in (raw.get("axes") or {}).items()}
+    for k, v in list(base.items()):
+        base[k] = _coerce(where, f"base.{k}", k, v)
+    for k, values in axes.items():
+        axes[k] = [_coerce(where, f"axes.{k}", k, v) for v in values]
+    # every combination must be a valid config (catches unknown variants, bad ranges)
+    for combo in itertools.product(*axes.values()) if axes else [()]:
+        values = {**base, **dict(zip(axes, combo))}
+        try:
+            TrialConfig.from_dict(values, budget=budget, where=where)
+        except ConfigError as e:
+            raise SpecError(str(e)) from None
+    resources = {"cpu": 1, "gpu": 0, **(raw.get("resources") or {})}
+    _check_keys(where, "resources.", resources, _RESOURCE_KEYS)
+    search = None
+    if raw.get("search"):
+        s = raw["search"]
+        _check_keys(where, "search.", s, _SEARCH_KEYS)
+        if s.get("kind", "optuna") != "optuna":
+            _fail(where, f"field 'search.kind' = {s.get('kind')!r}; allowed: ['optuna']")
+        for k in s.get("space", {}):
+            _coerce(where, f"search.space.{k}", k, 0 if "choices" not in s["space"][k] else s["space"][k]["choices"][0])
+        search = SearchSpec(kind="optuna", num_samples=int(s.get("num_samples", 8)), space=dict(s.get("space", {})),
+                            grace_period=int(s.get("grace_period", 1)),
+                            reduction_factor=int(s.get("reduction_factor", 2)), seed=int(s.get("seed", 0)))
+    cats = raw.get("categories", "all")
+    if cats != "all" and not isinstance(cats, list):
+        _fail(where, "field 'categories' must be 'all' or a list of names")
+    seeds = raw.get("seeds", 1)
+    if not isinstance(seeds, int) or seeds < 1:
+        _fail(where, f"field 'seeds' = {seeds!r}; must be a positive integer (number of seeds)")
+    return StudySpec(name=str(raw.get("name", path.stem)), path=where, budget=budget,
+                     description=str(raw.get("description", "")), base=base, axes=axes,
+                     categories=tuple(cats) if cats != "all" else "all", seeds=seeds,
+                     resources=resources, search=search)
+
+
+def _coerce(where: str, field_name: str, key: str, value: Any) -> Any:
+    try:
+        return coerce(key, value, where=f"{where}: field '{field_name}'")
+    except ConfigError as e:
+        raise SpecError(str(e)) from None
+
+
+def trial_key(study: str, config: dict[str, Any]) -> str:
+    """Stable hash of (study, every config value): the resume key.
+
+    Built from the complete resolved config, so the same trial gets the same key in
+    every run, and any changed parameter gives a new key.
+    """
+    payload = json.dumps({"study": study, "config": config}, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:20]
+
+
+def expand(spec: StudySpec, categories: list[str], seeds: int | None = None,
+           overrides: dict[str, Any] | None = None, budget: str | None = None) -> list[TrialSpec]:
+    """Every trial of a grid study: axes x categories x seeds, in a stable order."""
+    budget = budget or spec.budget
+    n_seeds = seeds if seeds is not None else spec.seeds
+    trials = []
+    axes = spec.axes
+    for combo in itertools.product(*axes.values()) if axes else [()]:
+        for category in categories:
+            for seed in range(n_seeds):
+                values = {**spec.base, **dict(zip(axes, combo)), **(overrides or {}),
+                          "category": category, "seed": seed}
+                cfg = TrialConfig.from_dict(values, budget=budget, where=spec.path).to_dict()
+                trials.append(TrialSpec(trial_key(spec.name, cfg), spec.name, cfg))
+    return trials

@@ -82,6 +82,11 @@ def projected_cost(trials: list[TrialSpec], resources: dict[str, float]) -> str:
 
 
 def run_tune(spec: StudySpec, root: Path, todo: list[TrialSpec], args: argparse.Namespace) -> None:
+    # results travel to the driver's sink; Tune's own CSV/JSON/TensorBoard loggers would
+    # only duplicate them (and choke on per-image score lists)
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     import ray
     from ray import tune
 

@@ -1,0 +1,49 @@
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from study.launch import main
+
+REQUIRED = ["trial_key", "study", "variant", "category", "seed", "dataset", "image_size", "steps",
+            "batch_size", "lr", "backbone", "pretrained", "area_ratio_min", "area_ratio_max",
+            "aspect_ratio_min", "scar_width_min", "image_auc", "pixel_auc", "val_auc", "auc_by_defect",
+            "status", "error", "train_seconds", "eval_seconds", "images_per_second", "device", "node_id",
+            "hostname", "started_at", "finished_at", "code_version", "torch_version", "ray_version"]
+TINY = ["--set", "steps=2", "--set", "image_size=32", "--set", "batch_size=4"]
+
+
+def test_dry_run_counts_trials_and_starts_nothing(small_dataset, tmp_path, capsys):
+    assert main(["--study", "table5_heads", "--data-root", str(small_dataset), "--dry-run",
+                 "--results", str(tmp_path / "r")]) == 0
+    out = capsys.readouterr().out
+    assert "trials: 40" in out and "machine-hours" in out  # 4 variants x 2 categories x 5 seeds
+    assert not (tmp_path / "r").exists()
+
+
+def test_category_missing_from_the_dataset_fails_before_any_trial(small_dataset, tmp_path, capsys):
+    assert main(["--data-root", str(small_dataset), "--categories", "bottle,zipper",
+                 "--results", str(tmp_path / "r")]) == 2
+    assert "zipper" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.slow
+def test_small_study_on_real_ray_writes_rows_and_a_rerun_skips_them(small_dataset, tmp_path):
+    results = str(tmp_path / "results")
+    cmd = [sys.executable, "-m", "study.launch", "--study", "table5_heads", "--seeds", "1",
+           "--budget", "smoke", "--data-root", str(small_dataset), "--results", results] + TINY
+    env = {**os.environ, "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0"}
+    first = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    df = pd.read_parquet(f"{results}/trials")
+    assert len(df) == 8 and df["trial_key"].nunique() == 8 and set(df["status"]) == {"ok"}
+    assert not set(REQUIRED) - set(df.columns)
+    assert df["image_auc"].between(0, 1).all()
+    scores = pd.read_parquet(f"{results}/scores")
+    assert len(scores) == 8 * 15
+    second = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert second.returncode == 0 and "8 already done (skipped), 0 to run" in second.stdout
+    assert len(pd.read_parquet(f"{results}/trials")) == 8

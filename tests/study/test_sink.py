@@ -1,0 +1,48 @@
+import datetime as dt
+
+import pandas as pd
+
+from study.sink import ResultsSink, done_keys, read_scores, read_trials
+
+
+def row(key, status="ok", **extra):
+    now = dt.datetime.now(dt.timezone.utc)
+    return {"trial_key": key, "study": "s", "variant": "cutpaste", "category": "bottle", "seed": 0,
+            "image_auc": 0.9 if status == "ok" else None, "auc_by_defect": {"crack": 0.8},
+            "status": status, "error": None, "started_at": now, "finished_at": now, **extra}
+
+
+def test_rows_are_written_atomically_and_readable_by_pandas(tmp_path):
+    sink = ResultsSink(str(tmp_path))
+    sink.write_trial(row("k1"), {"image_path": ["a.png", "b.png"], "label": [0, 1],
+                                 "defect_type": ["good", "crack"], "score": [0.1, 0.7]})
+    files = list((tmp_path / "trials").rglob("*"))
+    assert not [f for f in files if f.name.startswith(".")], "no temporary file left"
+    df = pd.read_parquet(tmp_path / "trials")
+    assert df["trial_key"].tolist() == ["k1"] and dict(df["auc_by_defect"].iloc[0]) == {"crack": 0.8}
+    assert len(read_scores(str(tmp_path))) == 2
+
+
+def test_a_leftover_temporary_file_is_ignored_by_readers(tmp_path):
+    sink = ResultsSink(str(tmp_path))
+    sink.write_trial(row("k1"))
+    (tmp_path / "trials" / "s" / ".k2.parquet.tmp").write_bytes(b"half a file")
+    assert read_trials(str(tmp_path))["trial_key"].tolist() == ["k1"]
+
+
+def test_retried_trial_overwrites_its_own_row(tmp_path):
+    sink = ResultsSink(str(tmp_path))
+    sink.write_trial(row("k1", status="failed"))
+    assert done_keys(str(tmp_path)) == set()
+    sink.write_trial(row("k1"))
+    df = read_trials(str(tmp_path))
+    assert len(df) == 1 and df["status"].iloc[0] == "ok"
+    assert done_keys(str(tmp_path)) == {"k1"}
+
+
+def test_readers_keep_columns_that_only_later_files_have(tmp_path):
+    sink = ResultsSink(str(tmp_path))
+    sink.write_trial(row("a"))
+    sink.write_trial(row("b", pixel_auc=0.95))
+    df = read_trials(str(tmp_path)).set_index("trial_key")
+    assert df.loc["b", "pixel_auc"] == 0.95 and pd.isna(df.loc["a", "pixel_auc"])

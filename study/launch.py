@@ -81,6 +81,24 @@ def projected_cost(trials: list[TrialSpec], resources: dict[str, float]) -> str:
     return "\n".join(lines)
 
 
+def fit_resources(resources: dict[str, float]) -> dict[str, float]:
+    """On the embedded local cluster, shrink a spec's per-trial request to what this machine has.
+
+    Paper specs ask for e.g. {cpu: 4, gpu: 0.25} (sized for a GPU node); on a 2-core laptop
+    such a trial would never be placed and Tune would wait forever.
+    """
+    import torch
+    fitted = dict(resources)
+    n_cpu, n_gpu = os.cpu_count() or 1, torch.cuda.device_count()
+    if fitted.get("gpu", 0) and not n_gpu:
+        fitted["gpu"] = 0
+    fitted["cpu"] = min(fitted.get("cpu", 1), n_cpu)
+    if fitted != resources:
+        print(f"[study] this machine has {n_cpu} CPUs and {n_gpu} GPUs: per-trial resources "
+              f"{resources} -> {fitted}", flush=True)
+    return fitted
+
+
 def run_tune(spec: StudySpec, root: Path, todo: list[TrialSpec], args: argparse.Namespace) -> None:
     # results travel to the driver's sink; Tune's own CSV/JSON/TensorBoard loggers would
     # only duplicate them (and choke on per-image score lists)
@@ -100,12 +118,15 @@ def run_tune(spec: StudySpec, root: Path, todo: list[TrialSpec], args: argparse.
         ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False,
                  configure_logging=True, logging_level="WARNING")
     sink = ResultsSink(args.results)
-    cpus = spec.resources.get("cpu", 1)
+    resources = dict(spec.resources)
+    if not args.cluster:
+        resources = fit_resources(resources)
+    cpus = resources.get("cpu", 1)
     trials = [{"trial_key": t.trial_key, "study": t.study, "config": t.config,
                "data_root": str(root), "cpus": cpus} for t in todo]
     storage = args.results if "://" in args.results else str(Path(args.results).resolve())
     tuner = tune.Tuner(
-        tune.with_resources(trainable, {k: v for k, v in spec.resources.items() if v}),
+        tune.with_resources(trainable, {k: v for k, v in resources.items() if v}),
         param_space={"trial": tune.grid_search(trials)},
         tune_config=tune.TuneConfig(max_concurrent_trials=args.max_concurrent or None, reuse_actors=False),
         run_config=tune.RunConfig(

@@ -45,7 +45,7 @@ def test_trial_key_is_stable_and_changes_with_any_parameter():
     assert len({t.trial_key for t in a}) == 2
     cfg = dict(a[0].config)
     assert trial_key("demo", cfg) == a[0].trial_key
-    assert trial_key("demo", {**cfg, "lr": 0.1}) != a[0].trial_key
+    assert trial_key("demo", {**cfg, "lr": cfg["lr"] * 2}) != a[0].trial_key
     assert trial_key("other", cfg) != a[0].trial_key
 
 

@@ -21,7 +21,7 @@ from trainables.augmentations import create_variant, source_batch
 from trainables.config import TrialConfig
 from trainables.model import build_model
 from trainables.reference_pil import PilCutPaste3Way
-from trainables.trial import resolve_device
+from trainables.trial import resolve_device, train_step
 
 
 def _sync(device: torch.device) -> None:
@@ -75,16 +75,7 @@ def bench_training(cfg: TrialConfig, device: torch.device, seconds: float) -> fl
     out = {"n": 0}
 
     def step():
-        src = torch.randint(0, 64, (cfg.batch_size,), generator=gen, device=device)
-        images, labels = variant.make_batch(source_batch(store, src, cfg, gen), cfg)
-        if amp:
-            images = images.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-            loss = F.cross_entropy(model(images), labels)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        out["n"] = images.shape[0]
+        out["n"] = train_step(model, opt, variant, store, cfg, gen, amp)[1]
 
     dt, iters = _timed(step, seconds, 2, device)
     return out["n"] * iters / dt

@@ -88,6 +88,24 @@ def evaluate(model, data: CategoryData, fit_idx: np.ndarray, cfg: TrialConfig,
     return out
 
 
+def train_step(model, opt, variant, store: PixelStore, cfg: TrialConfig, gen: torch.Generator,
+               amp: bool) -> tuple[torch.Tensor, int]:
+    """One SGD step: draw source images, augment them on the device, forward, backward.
+
+    Returns the (un-synchronised) loss tensor and the number of trained images.
+    """
+    sources = torch.randint(0, store.n, (cfg.batch_size,), generator=gen, device=store.device)
+    images, labels = variant.make_batch(source_batch(store, sources, cfg, gen), cfg)
+    if amp:
+        images = images.contiguous(memory_format=torch.channels_last)
+    with torch.autocast(store.device.type, dtype=torch.bfloat16, enabled=amp):
+        loss = F.cross_entropy(model(images), labels)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return loss, images.shape[0]
+
+
 def run_trial(config: TrialConfig | Mapping[str, Any], data_root: str | Path | None = None,
               report: Report | None = None, initial_state: dict[str, Any] | None = None,
               verbose: bool = False) -> TrialResult:
@@ -118,12 +136,12 @@ def run_trial(config: TrialConfig | Mapping[str, Any], data_root: str | Path | N
     step_model = torch.compile(model) if cfg.compile else model
 
     store = PixelStore(data.train[fit_idx].to(device))     # whole train set lives on the device
-    n_store = store.n
     amp = device.type == "cuda"
     interval = cfg.eval_interval if cfg.eval_interval > 0 else cfg.steps
     train_seconds = eval_seconds = 0.0
     trained_images = 0
     last: dict[str, Any] = {}
+    loss: torch.Tensor | None = None
     checkpoints = sorted({s for s in range(interval, cfg.steps + 1, max(interval, 1))} | {cfg.steps})
     checkpoints = [c for c in checkpoints if c > step] or [step]
 
@@ -131,19 +149,10 @@ def run_trial(config: TrialConfig | Mapping[str, Any], data_root: str | Path | N
         t0 = time.perf_counter()
         model.train()
         while step < stop_at:
-            sources = torch.randint(0, n_store, (cfg.batch_size,), generator=gen, device=device)
-            pb = source_batch(store, sources, cfg, gen)
-            images, labels = variant.make_batch(pb, cfg)
-            if amp:
-                images = images.contiguous(memory_format=torch.channels_last)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                loss = F.cross_entropy(step_model(images), labels)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            loss, n_images = train_step(step_model, opt, variant, store, cfg, gen, amp)
             sched.step()
             step += 1
-            trained_images += images.shape[0]
+            trained_images += n_images
         if device.type == "cuda":
             torch.cuda.synchronize()
         train_seconds += time.perf_counter() - t0
@@ -156,7 +165,7 @@ def run_trial(config: TrialConfig | Mapping[str, Any], data_root: str | Path | N
             "image_auc": ev["image_auc"],
             "auc_by_defect": ev["auc_by_defect"],
             "val_auc": ev.get("val_auc"),
-            "loss": float(loss.detach()) if cfg.steps and step > 0 and "loss" in locals() else float("nan"),
+            "loss": float(loss.detach()) if loss is not None else float("nan"),
             "train_seconds": train_seconds,
             "eval_seconds": eval_seconds,
             "images_per_second": trained_images / train_seconds if train_seconds > 0 else 0.0,

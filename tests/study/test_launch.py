@@ -46,6 +46,6 @@ def test_small_study_on_real_ray_writes_rows_and_a_rerun_skips_them(small_datase
     assert len(scores) == 8 * 15
     second = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert second.returncode == 0, second.stderr[-3000:]
-    assert "already done (skipped)" in second.stdout
+    assert "8 already done (skipped), 0 to run" in second.stdout
     again = pd.read_parquet(f"{results}/trials")
     assert len(again) == 8 and again["trial_key"].nunique() == 8

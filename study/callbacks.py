@@ -15,25 +15,27 @@ class SinkCallback(tune.Callback):
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         result = trial.last_result or {}
-        if not result.get("final"):
-            return  # stopped early before its final report; recorded by on_trial_error/stop
-        row = result["row"]
-        self.sink.write_trial(row, result["scores"])
+        if "row" not in result:
+            return  # ended before its first evaluation: nothing measured to record
+        row = result["row"]  # status "ok" after the final report, "stopped" if a scheduler ended it
+        self.sink.write_trial(row, result.get("scores") if result.get("final") else None)
         self.done += 1
+        val = f"  val_auc {row['val_auc']:.4f}" if row.get("val_auc") is not None else ""
         print(f"[study] {self.done}/{self.total} {row['category']:<12s} {row['variant']:<15s} "
-              f"seed {row['seed']}  image_auc {row['image_auc']:.4f}  "
+              f"seed {row['seed']}  image_auc {row['image_auc']:.4f}{val}  {row['status']}  "
               f"({row['train_seconds']:.0f}s train, {time.perf_counter() - self.t0:.0f}s elapsed)", flush=True)
 
     def on_trial_error(self, iteration, trials, trial, **info):
-        spec = trial.config["trial"]
-        cfg = spec["config"]
+        from study.ray_trial import resolve
+        spec, config, key = resolve(trial.config)
+        cfg = config.to_dict()
         now = dt.datetime.now(dt.timezone.utc)
         err = "unknown error"
         try:
             err = open(trial.error_file).read()[-4000:] if trial.error_file else str(trial.error_msg)
         except Exception:
             pass
-        row = {"trial_key": spec["trial_key"], "study": spec["study"], "variant": cfg["variant"],
+        row = {"trial_key": key, "study": spec["study"], "variant": cfg["variant"],
                "category": cfg["category"], "seed": cfg["seed"], "status": "failed", "error": err,
                "image_auc": None, "started_at": now, "finished_at": now}
         self.sink.write_trial(row)

@@ -99,43 +99,50 @@ def fit_resources(resources: dict[str, float]) -> dict[str, float]:
     return fitted
 
 
-def run_tune(spec: StudySpec, root: Path, todo: list[TrialSpec], args: argparse.Namespace) -> None:
+def start_ray(args: argparse.Namespace, spec: StudySpec) -> dict[str, float]:
+    """Embedded local Ray, or attach with --cluster; returns the per-trial resources."""
     # results travel to the driver's sink; Tune's own CSV/JSON/TensorBoard loggers would
     # only duplicate them (and choke on per-image score lists)
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     import ray
-    from ray import tune
-
-    from study.callbacks import SinkCallback
-    from study.ray_trial import trainable
-
     if args.cluster:
         address = args.address or os.environ.get("RAY_ADDRESS") or "auto"
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
-    else:
-        ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False,
-                 configure_logging=True, logging_level="WARNING")
-    sink = ResultsSink(args.results)
-    resources = dict(spec.resources)
-    if not args.cluster:
-        resources = fit_resources(resources)
-    cpus = resources.get("cpu", 1)
-    trials = [{"trial_key": t.trial_key, "study": t.study, "config": t.config,
-               "data_root": str(root), "cpus": cpus} for t in todo]
+        return dict(spec.resources)
+    ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False,
+             configure_logging=True, logging_level="WARNING")
+    return fit_resources(dict(spec.resources))
+
+
+def _run_config(spec: StudySpec, args: argparse.Namespace, total: int, suffix: str = ""):
+    from ray import tune
+
+    from study.callbacks import SinkCallback
     storage = args.results if "://" in args.results else str(Path(args.results).resolve())
+    return tune.RunConfig(
+        name=f"{spec.name}{suffix}-{dt.datetime.now(dt.timezone.utc):%Y%m%d-%H%M%S}",
+        storage_path=f"{storage}/ray", verbose=0,
+        callbacks=[SinkCallback(ResultsSink(args.results), total=total)],
+        failure_config=tune.FailureConfig(max_failures=2),
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+    )
+
+
+def run_tune(spec: StudySpec, root: Path, todo: list[TrialSpec], args: argparse.Namespace) -> None:
+    """A grid study: every remaining trial key once."""
+    from ray import tune
+
+    from study.ray_trial import trainable
+    resources = start_ray(args, spec)
+    trials = [{"trial_key": t.trial_key, "study": t.study, "config": t.config,
+               "data_root": str(root), "cpus": resources.get("cpu", 1)} for t in todo]
     tuner = tune.Tuner(
         tune.with_resources(trainable, {k: v for k, v in resources.items() if v}),
         param_space={"trial": tune.grid_search(trials)},
         tune_config=tune.TuneConfig(max_concurrent_trials=args.max_concurrent or None, reuse_actors=False),
-        run_config=tune.RunConfig(
-            name=f"{spec.name}-{dt.datetime.now(dt.timezone.utc):%Y%m%d-%H%M%S}",
-            storage_path=f"{storage}/ray", verbose=0,
-            callbacks=[SinkCallback(sink, total=len(todo))],
-            failure_config=tune.FailureConfig(max_failures=2),
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
-        ),
+        run_config=_run_config(spec, args, len(todo)),
     )
     tuner.fit()
 
@@ -170,6 +177,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"trials: {len(trials)}")
         print(f"resources per trial: {spec.resources}")
         print(projected_cost(trials, spec.resources))
+        return 0
+    if spec.search is not None:
+        from study.search import run_search
+        t0 = time.perf_counter()
+        run_search(spec, root, trials, args)
+        print(f"\n[study] finished in {time.perf_counter() - t0:.0f}s\n{summary(args.results, spec.name)}")
         return 0
     done = done_keys(args.results)
     todo = [t for t in trials if t.trial_key not in done]

@@ -34,10 +34,39 @@ def provenance() -> dict[str, str]:
     return {"code_version": code, "torch_version": torch.__version__, "ray_version": ray.__version__}
 
 
-def trainable(config: dict[str, Any]) -> None:
+def make_row(spec: dict[str, Any], cfg: TrialConfig, key: str, metrics: dict[str, Any], status: str,
+             started: dt.datetime) -> dict[str, Any]:
+    """One results row (DESIGN.md's columns) from a trial's config and latest metrics."""
     import ray
+    return {
+        "trial_key": key, "study": spec["study"],
+        "variant": cfg.variant, "category": cfg.category, "seed": cfg.seed,
+        "dataset": metrics.get("dataset") or spec.get("dataset"),
+        **{k: v for k, v in cfg.to_dict().items() if k not in ("variant", "category", "seed")},
+        "image_auc": metrics.get("image_auc"), "pixel_auc": metrics.get("pixel_auc"),
+        "val_auc": metrics.get("val_auc"), "val_defects": metrics.get("val_defects"),
+        "auc_by_defect": metrics.get("auc_by_defect"), "status": status, "error": None,
+        "train_seconds": metrics.get("train_seconds"), "eval_seconds": metrics.get("eval_seconds"),
+        "images_per_second": metrics.get("images_per_second"),
+        "train_score_mean": metrics.get("train_score_mean"), "train_score_std": metrics.get("train_score_std"),
+        "device": metrics.get("device"), "node_id": ray.get_runtime_context().get_node_id(),
+        "hostname": socket.gethostname(), "started_at": started,
+        "finished_at": dt.datetime.now(dt.timezone.utc), **provenance(),
+    }
+
+
+def resolve(config: dict[str, Any]) -> tuple[dict[str, Any], TrialConfig, str]:
+    """The trial's fixed spec, its config with any searcher-sampled values, and its key."""
+    from study.spec import trial_key
     spec = config["trial"]
-    cfg = TrialConfig.from_dict(spec["config"])
+    sampled = {k: v for k, v in config.items() if k != "trial"}
+    cfg = TrialConfig.from_dict({**spec["config"], **sampled}, where=f"study {spec['study']}")
+    key = spec.get("trial_key") if not sampled else trial_key(spec["study"], cfg.to_dict())
+    return spec, cfg, key
+
+
+def trainable(config: dict[str, Any]) -> None:
+    spec, cfg, key = resolve(config)
     cpus = int(spec.get("cpus", 1)) or 1
     cfg = cfg.replace(threads=cfg.threads or cpus)
     state = None
@@ -49,23 +78,14 @@ def trainable(config: dict[str, Any]) -> None:
 
     def report(metrics: dict[str, Any], train_state: dict[str, Any] | None) -> None:
         scalars = {k: metrics[k] for k in _SCALARS if metrics.get(k) is not None}
+        # a row as of now: written as "stopped" if a scheduler ends the trial here
+        scalars["row"] = make_row(spec, cfg, key, metrics, "stopped", started)
         with tempfile.TemporaryDirectory() as d:
             torch.save(train_state, Path(d) / "state.pt")
             tune.report(scalars, checkpoint=tune.Checkpoint.from_directory(d))
 
     result = run_trial(cfg, data_root=spec["data_root"], report=report, initial_state=state)
     m = result.metrics
-    row = {
-        "trial_key": spec["trial_key"], "study": spec["study"],
-        "variant": cfg.variant, "category": cfg.category, "seed": cfg.seed, "dataset": m["dataset"],
-        **{k: v for k, v in cfg.to_dict().items() if k not in ("variant", "category", "seed")},
-        "image_auc": m["image_auc"], "pixel_auc": m.get("pixel_auc"), "val_auc": m.get("val_auc"),
-        "auc_by_defect": m["auc_by_defect"], "status": "ok", "error": None,
-        "train_seconds": m["train_seconds"], "eval_seconds": m["eval_seconds"],
-        "images_per_second": m["images_per_second"],
-        "train_score_mean": m["train_score_mean"], "train_score_std": m["train_score_std"],
-        "device": m["device"], "node_id": ray.get_runtime_context().get_node_id(),
-        "hostname": socket.gethostname(), "started_at": started,
-        "finished_at": dt.datetime.now(dt.timezone.utc), **provenance(),
-    }
-    tune.report({"image_auc": m["image_auc"], "final": True, "row": row, "scores": result.scores})
+    final = {k: m[k] for k in _SCALARS if m.get(k) is not None}
+    tune.report({**final, "final": True, "row": make_row(spec, cfg, key, m, "ok", started),
+                 "scores": result.scores})

@@ -83,8 +83,9 @@ def evaluate(model, data: CategoryData, fit_idx: np.ndarray, cfg: TrialConfig,
         "train_features": train_feats,
     }
     if val_idx is not None and len(val_idx):
-        from trainables.validation import val_auc
+        from trainables.validation import VAL_DEFECT_FAMILY, val_auc
         out["val_auc"] = val_auc(density, model, data, val_idx, cfg, device)
+        out["val_defects"] = VAL_DEFECT_FAMILY
     return out
 
 
@@ -165,6 +166,7 @@ def run_trial(config: TrialConfig | Mapping[str, Any], data_root: str | Path | N
             "image_auc": ev["image_auc"],
             "auc_by_defect": ev["auc_by_defect"],
             "val_auc": ev.get("val_auc"),
+            "val_defects": ev.get("val_defects"),
             "loss": float(loss.detach()) if loss is not None else float("nan"),
             "train_seconds": train_seconds,
             "eval_seconds": eval_seconds,

@@ -49,3 +49,49 @@ def test_small_study_on_real_ray_writes_rows_and_a_rerun_skips_them(small_datase
     assert "8 already done (skipped), 0 to run" in second.stdout
     again = pd.read_parquet(f"{results}/trials")
     assert len(again) == 8 and again["trial_key"].nunique() == 8
+
+
+@pytest.mark.slow
+def test_sigkilled_launcher_resumes_and_keeps_each_trial_key_once(small_dataset, tmp_path):
+    import signal
+    import time
+    results = tmp_path / "results"
+    cmd = [sys.executable, "-m", "study.launch", "--study", "table5_heads", "--seeds", "1",
+           "--budget", "smoke", "--data-root", str(small_dataset), "--results", str(results)] + TINY
+    log = open(tmp_path / "first.log", "w")
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.time() + 600
+        while time.time() < deadline and not list((results / "trials").rglob("*.parquet")):
+            time.sleep(0.5)
+        assert list((results / "trials").rglob("*.parquet")), (tmp_path / "first.log").read_text()[-2000:]
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the launcher and its embedded Ray, mid-study
+        proc.wait()
+    killed_rows = len(pd.read_parquet(results / "trials"))
+    assert 1 <= killed_rows < 8
+    second = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    assert f"{killed_rows} already done (skipped), {8 - killed_rows} to run" in second.stdout
+    df = pd.read_parquet(results / "trials")
+    assert len(df) == 8 and df["trial_key"].nunique() == 8 and set(df["status"]) == {"ok"}
+
+
+@pytest.mark.slow
+def test_hpo_study_stops_some_trials_early_and_records_val_and_test_auc(small_dataset, tmp_path):
+    results = tmp_path / "results"
+    cmd = [sys.executable, "-m", "study.launch", "--study", "hpo_cutpaste", "--categories", "bottle",
+           "--budget", "smoke", "--data-root", str(small_dataset), "--results", str(results),
+           "--set", "steps=8", "--set", "eval_interval=2", "--set", "image_size=32", "--set", "batch_size=4",
+           "--set", "val_fraction=0.25"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    df = pd.read_parquet(results / "trials")
+    assert len(df) == 8 and df["trial_key"].nunique() == 8
+    assert df["val_auc"].notna().all() and df["image_auc"].notna().all()
+    assert (df["status"] == "stopped").any() and (df["status"] == "ok").any()
+    assert df["lr"].nunique() == 8  # Optuna sampled a different lr each time
+    assert "best configuration per category" in out.stdout
+    assert (results / "hpo" / "hpo_cutpaste" / "best.json").exists()
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and "8 of 8 search trials done, running 0" in again.stdout

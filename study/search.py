@@ -1,0 +1,99 @@
+"""Search studies: Optuna (through Ray Tune's OptunaSearch) with ASHA, one search per category.
+
+The objective is ``val_auc`` (study.objective.SEARCH_METRIC), never the test AUC each
+row also reports. Optuna's journal lives under ``<results>/hpo/<study>/`` so a rerun
+continues the same Optuna study, and only the samples still missing are run.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from study.objective import MODE, REPORTED_METRIC, SEARCH_METRIC
+from study.sink import read_trials
+from study.spec import SpecError, StudySpec, TrialSpec
+from trainables.config import FIELD_TYPES
+
+
+def optuna_space(space: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+    out = {}
+    for key, d in space.items():
+        if "choices" in d:
+            out[key] = CategoricalDistribution(list(d["choices"]))
+        elif FIELD_TYPES[key] is int:
+            out[key] = IntDistribution(int(d["low"]), int(d["high"]), log=bool(d.get("log", False)))
+        else:
+            out[key] = FloatDistribution(float(d["low"]), float(d["high"]), log=bool(d.get("log", False)))
+    return out
+
+
+def best_per_category(results: str, study: str) -> dict[str, dict[str, Any]]:
+    """Per category, the trial with the highest val_auc (ties: earlier trial), and its test AUC."""
+    df = read_trials(results)
+    if df.empty:
+        return {}
+    df = df[(df["study"] == study) & df[SEARCH_METRIC].notna()]
+    best = {}
+    for cat, g in df.groupby("category"):
+        row = g.sort_values([SEARCH_METRIC, "started_at"], ascending=[False, True]).iloc[0]
+        best[cat] = {"trial_key": row["trial_key"], SEARCH_METRIC: float(row[SEARCH_METRIC]),
+                     REPORTED_METRIC: float(row[REPORTED_METRIC]), "status": row["status"]}
+    return best
+
+
+def run_search(spec: StudySpec, root: Path, trials: list[TrialSpec], args: argparse.Namespace) -> None:
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+    from ray import tune
+    from ray.tune.schedulers import ASHAScheduler
+    from ray.tune.search.optuna import OptunaSearch
+
+    from study.launch import _run_config, start_ray
+    from study.ray_trial import trainable
+
+    search = spec.search
+    assert search is not None
+    if "://" in args.results:
+        raise SpecError("search studies keep Optuna's journal on a local or shared filesystem path; "
+                        "give --results as a path")
+    resources = start_ray(args, spec)
+    journal_dir = Path(args.results).resolve() / "hpo" / spec.name
+    journal_dir.mkdir(parents=True, exist_ok=True)
+    seeds = sorted({t.config["seed"] for t in trials})
+    for base in [t for t in trials if t.config["seed"] == seeds[0]]:
+        cat = base.config["category"]
+        done = read_trials(args.results)
+        n_done = 0 if done.empty else int(((done["study"] == spec.name) & (done["category"] == cat)
+                                           & done["status"].isin(["ok", "stopped"])).sum())
+        remaining = search.num_samples - n_done
+        print(f"[study] {cat}: {n_done} of {search.num_samples} search trials done, running {max(remaining, 0)}",
+              flush=True)
+        if remaining <= 0:
+            continue
+        evaluations = max(1, -(-base.config["steps"] // (base.config["eval_interval"] or base.config["steps"] or 1)))
+        searcher = OptunaSearch(
+            space=optuna_space(search.space), metric=SEARCH_METRIC, mode=MODE, seed=search.seed,
+            storage=JournalStorage(JournalFileBackend(str(journal_dir / "optuna.journal"))),
+            study_name=f"{spec.name}-{cat}")
+        scheduler = ASHAScheduler(metric=SEARCH_METRIC, mode=MODE, max_t=evaluations + 1,
+                                  grace_period=search.grace_period, reduction_factor=search.reduction_factor)
+        fixed = {"trial_key": None, "study": spec.name, "config": base.config, "data_root": str(root),
+                 "cpus": resources.get("cpu", 1)}
+        tuner = tune.Tuner(
+            tune.with_resources(trainable, {k: v for k, v in resources.items() if v}),
+            param_space={"trial": fixed},
+            tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=remaining,
+                                        max_concurrent_trials=args.max_concurrent or None, reuse_actors=False),
+            run_config=_run_config(spec, args, remaining, suffix=f"-{cat}"),
+        )
+        tuner.fit()
+    best = best_per_category(args.results, spec.name)
+    (journal_dir / "best.json").write_text(json.dumps(best, indent=2))
+    print(f"\n[study] best configuration per category (chosen by {SEARCH_METRIC}; {REPORTED_METRIC} is the test AUC it reports):")
+    for cat, b in sorted(best.items()):
+        print(f"  {cat:<14s} {SEARCH_METRIC} {b[SEARCH_METRIC]:.4f}  {REPORTED_METRIC} {b[REPORTED_METRIC]:.4f}  "
+              f"trial {b['trial_key']}")
+    print(f"[study] saved to {journal_dir / 'best.json'}")

@@ -206,9 +206,9 @@ _BUDGETS: dict[str, dict[str, Any]] = {
     "paper": {},
     "reduced": {"image_size": 256, "steps": 8192, "eval_interval": 2048},
     # 64 px, 16 source images (48 trained per 3-way step), lr 0.1: on 3 categories this beat
-    # batch 32 / lr 0.03 (grid 0.85 vs 0.52). 200 steps (~110 s on one core) keeps the
+    # batch 32 / lr 0.03 (grid 0.85 vs 0.52). 160 steps (~90 s on one core) keeps the
     # 15-trial demo study within 15 minutes on 2 cores.
-    "smoke": {"image_size": 64, "batch_size": 16, "steps": 200, "lr": 0.1,
+    "smoke": {"image_size": 64, "batch_size": 16, "steps": 160, "lr": 0.1,
               "eval_interval": 0, "embedding_sample": 32},
 }
 

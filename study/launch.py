@@ -12,7 +12,6 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 from study.sink import ResultsSink, done_keys, read_trials
 from study.spec import SpecError, StudySpec, TrialSpec, expand, load_spec

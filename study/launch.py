@@ -170,7 +170,15 @@ def main(argv: list[str] | None = None) -> int:
     except (SpecError, ConfigError, DatasetError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"[study] {spec.name} ({budget} budget) on {root}: {len(trials)} trials, "
+    if spec.search is not None:
+        # a search has one base config per category; the searcher samples num_samples of each
+        trials = [t for t in trials if t.config["seed"] == 0]
+        count = f"{spec.search.num_samples} search trials x {len(trials)} categories = " \
+                f"{spec.search.num_samples * len(trials)} trials"
+        trials = trials * spec.search.num_samples if args.dry_run else trials
+    else:
+        count = f"{len(trials)} trials"
+    print(f"[study] {spec.name} ({budget} budget) on {root}: {count}, "
           f"resources per trial {spec.resources}", flush=True)
     if args.dry_run:
         print(f"trials: {len(trials)}")

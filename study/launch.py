@@ -129,14 +129,15 @@ def _run_config(spec: StudySpec, args: argparse.Namespace, total: int, suffix: s
     )
 
 
-def run_tune(spec: StudySpec, root: Path, todo: list[TrialSpec], args: argparse.Namespace) -> None:
+def run_tune(spec: StudySpec, root: Path, todo: list[TrialSpec], args: argparse.Namespace,
+             budget: str | None = None) -> None:
     """A grid study: every remaining trial key once."""
     from ray import tune
 
     from study.ray_trial import trainable
     resources = start_ray(args, spec)
     trials = [{"trial_key": t.trial_key, "study": t.study, "config": t.config,
-               "data_root": str(root), "cpus": resources.get("cpu", 1)} for t in todo]
+               "data_root": str(root), "cpus": resources.get("cpu", 1), "budget": budget} for t in todo]
     tuner = tune.Tuner(
         tune.with_resources(trainable, {k: v for k, v in resources.items() if v}),
         param_space={"trial": tune.grid_search(trials)},
@@ -188,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     if spec.search is not None:
         from study.search import run_search
         t0 = time.perf_counter()
-        run_search(spec, root, trials, args)
+        run_search(spec, root, trials, args, budget)
         print(f"\n[study] finished in {time.perf_counter() - t0:.0f}s\n{summary(args.results, spec.name)}")
         return 0
     done = done_keys(args.results)
@@ -197,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
           f"results in {args.results}", flush=True)
     t0 = time.perf_counter()
     if todo:
-        run_tune(spec, root, todo, args)
+        run_tune(spec, root, todo, args, budget)
     print(f"\n[study] finished in {time.perf_counter() - t0:.0f}s\n{summary(args.results, spec.name)}")
     print(f"[study] results: {os.path.join(args.results, 'trials')} (pandas.read_parquet)")
     return 0

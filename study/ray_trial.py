@@ -41,7 +41,7 @@ def make_row(spec: dict[str, Any], cfg: TrialConfig, key: str, metrics: dict[str
     return {
         "trial_key": key, "study": spec["study"],
         "variant": cfg.variant, "category": cfg.category, "seed": cfg.seed,
-        "dataset": metrics.get("dataset") or spec.get("dataset"),
+        "dataset": metrics.get("dataset") or spec.get("dataset"), "budget": spec.get("budget"),
         **{k: v for k, v in cfg.to_dict().items() if k not in ("variant", "category", "seed")},
         "image_auc": metrics.get("image_auc"), "pixel_auc": metrics.get("pixel_auc"),
         "val_auc": metrics.get("val_auc"), "val_defects": metrics.get("val_defects"),
@@ -49,7 +49,7 @@ def make_row(spec: dict[str, Any], cfg: TrialConfig, key: str, metrics: dict[str
         "train_seconds": metrics.get("train_seconds"), "eval_seconds": metrics.get("eval_seconds"),
         "images_per_second": metrics.get("images_per_second"),
         "train_score_mean": metrics.get("train_score_mean"), "train_score_std": metrics.get("train_score_std"),
-        "device": metrics.get("device"), "node_id": ray.get_runtime_context().get_node_id(),
+        "device": metrics.get("device"), "node_id": ray.get_runtime_context().get_node_id() if ray.is_initialized() else None,
         "hostname": socket.gethostname(), "started_at": started,
         "finished_at": dt.datetime.now(dt.timezone.utc), **provenance(),
     }
@@ -88,4 +88,4 @@ def trainable(config: dict[str, Any]) -> None:
     m = result.metrics
     final = {k: m[k] for k in _SCALARS if m.get(k) is not None}
     tune.report({**final, "final": True, "row": make_row(spec, cfg, key, m, "ok", started),
-                 "scores": result.scores})
+                 "scores": result.scores, "embeddings": result.embedding_rows(key)})

@@ -44,7 +44,8 @@ def best_per_category(results: str, study: str) -> dict[str, dict[str, Any]]:
     return best
 
 
-def run_search(spec: StudySpec, root: Path, trials: list[TrialSpec], args: argparse.Namespace) -> None:
+def run_search(spec: StudySpec, root: Path, trials: list[TrialSpec], args: argparse.Namespace,
+               budget: str | None = None) -> None:
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
     from ray import tune
@@ -81,7 +82,7 @@ def run_search(spec: StudySpec, root: Path, trials: list[TrialSpec], args: argpa
         scheduler = ASHAScheduler(metric=SEARCH_METRIC, mode=MODE, max_t=evaluations + 1,
                                   grace_period=search.grace_period, reduction_factor=search.reduction_factor)
         fixed = {"trial_key": None, "study": spec.name, "config": base.config, "data_root": str(root),
-                 "cpus": resources.get("cpu", 1)}
+                 "cpus": resources.get("cpu", 1), "budget": budget}
         tuner = tune.Tuner(
             tune.with_resources(trainable, {k: v for k, v in resources.items() if v}),
             param_space={"trial": fixed},

@@ -1,7 +1,8 @@
 """The results sink: one Parquet file per finished trial, written atomically by the driver.
 
 ``<results>/trials/<study>/<trial_key>.parquet`` (one row) and
-``<results>/scores/<study>/<trial_key>.parquet`` (one row per test image). Files are
+``<results>/scores/<study>/<trial_key>.parquet`` (one row per test image) and
+``<results>/embeddings/<study>/<trial_key>.parquet`` (a small feature sample). Files are
 written under a dot-prefixed temporary name and renamed into place, so readers (which
 skip dot-files) never see half a file, and a retried trial overwrites its own file, so
 a key never appears twice. ``<results>`` is a local path or a pyarrow filesystem URI.
@@ -55,12 +56,15 @@ class ResultsSink:
         self.fs.move(tmp, final)
         return final
 
-    def write_trial(self, row: dict[str, Any], scores: dict[str, list] | None = None) -> str:
-        """Scores first, then the trial row: a row on disk means its scores are there too."""
+    def write_trial(self, row: dict[str, Any], scores: dict[str, list] | None = None,
+                    embeddings: dict[str, list] | None = None) -> str:
+        """Scores and embeddings first, then the trial row: a row on disk means they are there too."""
         key, study = row["trial_key"], row["study"]
         if scores is not None:
             n = len(scores["score"])
             self._write("scores", study, key, pa.table({"trial_key": [key] * n, **scores}))
+        if embeddings is not None and embeddings.get("kind"):
+            self._write("embeddings", study, key, pa.table(embeddings))
         return self._write("trials", study, key, _table([row]))
 
 
@@ -83,6 +87,11 @@ def read_trials(results: str) -> pd.DataFrame:
 
 def read_scores(results: str) -> pd.DataFrame:
     return _read_folder(results, "scores")
+
+
+def read_embeddings(results: str) -> pd.DataFrame:
+    """Small per-trial embedding samples (normal, defect, cutpaste, scar) for t-SNE figures."""
+    return _read_folder(results, "embeddings")
 
 
 def done_keys(results: str) -> set[str]:

@@ -23,7 +23,7 @@ from trainables.config import TrialConfig
 from trainables.data import CategoryData, dataset_id, load_category, resolve_data_root
 from trainables.density import DensityEstimator
 from trainables.metrics import auc_by_defect, image_auc
-from trainables.model import build_model
+from trainables.model import build_model, freeze_backbone, freeze_batchnorm_stats
 
 Report = Callable[[dict[str, Any], dict[str, Any] | None], None]
 EVAL_BATCH = 64
@@ -34,7 +34,17 @@ class TrialResult:
     metrics: dict[str, Any]                     # image_auc, auc_by_defect, costs, ...
     config: TrialConfig
     scores: dict[str, list]                     # per test image: image_path, label, defect_type, score
-    embeddings: dict[str, Any] = field(default_factory=dict)  # small sample for t-SNE figures
+    embeddings: dict[str, Any] = field(default_factory=dict)  # kind -> [n, d] features, for t-SNE figures
+
+    def embedding_rows(self, trial_key: str) -> dict[str, list]:
+        """Columns of the ``embeddings`` results table: one row per sampled image."""
+        cols: dict[str, list] = {"trial_key": [], "kind": [], "vector": []}
+        for kind, feats in self.embeddings.items():
+            for v in np.asarray(feats, dtype=np.float32):
+                cols["trial_key"].append(trial_key)
+                cols["kind"].append(kind)
+                cols["vector"].append(v.tolist())
+        return cols
 
 
 def resolve_device(name: str) -> torch.device:
@@ -65,6 +75,28 @@ def extract_features(model, images_u8: torch.Tensor, cfg: TrialConfig, device: t
     return torch.cat(out).numpy().astype(np.float64)
 
 
+def embedding_sample(model, data: CategoryData, store: PixelStore, test_feats: np.ndarray,
+                     cfg: TrialConfig, device: torch.device) -> dict[str, np.ndarray]:
+    """Features of a few normal and defective test images and of CutPaste / scar versions of
+    training images, drawn with the real augmentation code (paper Fig. 3's t-SNE)."""
+    n = cfg.embedding_sample
+    if n <= 0:
+        return {}
+    rng = np.random.default_rng(cfg.seed)
+    labels = np.asarray(data.test_labels)
+    out = {}
+    for kind, label in (("normal", 0), ("defect", 1)):
+        idx = np.flatnonzero(labels == label)
+        out[kind] = test_feats[np.sort(rng.permutation(idx)[:n])]
+    gen = torch.Generator(device=device).manual_seed(cfg.seed + 1)
+    sources = torch.randint(0, store.n, (min(n, store.n),), generator=gen, device=device)
+    images, classes = create_variant("cutpaste_3way").make_batch(source_batch(store, sources, cfg, gen), cfg)
+    feats = extract_features(model, images.mul(255).round().to(torch.uint8), cfg, device)
+    classes = classes.cpu().numpy()
+    out["cutpaste"], out["scar"] = feats[classes == 1], feats[classes == 2]
+    return out
+
+
 def evaluate(model, data: CategoryData, fit_idx: np.ndarray, cfg: TrialConfig,
              device: torch.device, val_idx: np.ndarray | None = None) -> dict[str, Any]:
     """GDE on un-augmented normal training images; AUC on the test set."""
@@ -87,6 +119,51 @@ def evaluate(model, data: CategoryData, fit_idx: np.ndarray, cfg: TrialConfig,
         out["val_auc"] = val_auc(density, model, data, val_idx, cfg, device)
         out["val_defects"] = VAL_DEFECT_FAMILY
     return out
+
+
+@dataclass(frozen=True)
+class Phase:
+    """A stretch of training with one optimizer: what trains, at which lr, for how long."""
+    name: str
+    steps: int
+    lr: float
+    train_backbone: bool
+    freeze_bn: bool
+
+
+def training_phases(cfg: TrialConfig) -> list[Phase]:
+    """Scratch: one phase. Frozen: none (the pretrained control). Finetune: App. A's two."""
+    if cfg.pretrained == "frozen":
+        return []
+    if cfg.pretrained == "finetune":
+        return [p for p in (Phase("head", cfg.head_steps, cfg.lr, False, True),
+                            Phase("all", cfg.steps, cfg.finetune_lr, True, True)) if p.steps > 0]
+    return [Phase("all", cfg.steps, cfg.lr, True, False)]
+
+
+def phase_at(phases: list[Phase], step: int) -> tuple[int, int]:
+    """(phase index, first global step of that phase) for a global step."""
+    start = 0
+    for i, p in enumerate(phases):
+        if step < start + p.steps:
+            return i, start
+        start += p.steps
+    return len(phases) - 1, start - (phases[-1].steps if phases else 0)
+
+
+def make_optimizer(model, cfg: TrialConfig, phase: Phase):
+    freeze_backbone(model, not phase.train_backbone)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.SGD(params, lr=phase.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    return opt, torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(phase.steps, 1))
+
+
+def set_train_mode(model, phase: Phase) -> None:
+    model.train()
+    if not phase.train_backbone:
+        model.encoder.eval()
+    elif phase.freeze_bn:
+        freeze_batchnorm_stats(model.encoder)
 
 
 def train_step(model, opt, variant, store: PixelStore, cfg: TrialConfig, gen: torch.Generator,
@@ -123,37 +200,47 @@ def run_trial(config: TrialConfig | Mapping[str, Any], data_root: str | Path | N
     model = build_model(cfg, variant.num_classes).to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
-    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
-                          weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(cfg.steps, 1))
+    phases = training_phases(cfg)
+    total_steps = sum(p.steps for p in phases)
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
     step = 0
     if initial_state is not None:
         model.load_state_dict(initial_state["model"])
-        opt.load_state_dict(initial_state["optimizer"])
-        sched.load_state_dict(initial_state["scheduler"])
         gen.set_state(initial_state["generator"].to(gen.get_state().device))
         step = int(initial_state["step"])
+    phase_idx, _ = phase_at(phases, step)
+    opt = sched = None
+    if phases:
+        opt, sched = make_optimizer(model, cfg, phases[phase_idx])
+        if initial_state is not None and initial_state.get("phase", 0) == phase_idx and "optimizer" in initial_state:
+            opt.load_state_dict(initial_state["optimizer"])
+            sched.load_state_dict(initial_state["scheduler"])
     step_model = torch.compile(model) if cfg.compile else model
 
     store = PixelStore(data.train[fit_idx].to(device))     # whole train set lives on the device
     amp = device.type == "cuda"
-    interval = cfg.eval_interval if cfg.eval_interval > 0 else cfg.steps
+    interval = cfg.eval_interval if cfg.eval_interval > 0 else total_steps
     train_seconds = eval_seconds = 0.0
     trained_images = 0
     last: dict[str, Any] = {}
     loss: torch.Tensor | None = None
-    checkpoints = sorted({s for s in range(interval, cfg.steps + 1, max(interval, 1))} | {cfg.steps})
+    checkpoints = sorted({s for s in range(interval, total_steps + 1, max(interval, 1))} | {total_steps})
     checkpoints = [c for c in checkpoints if c > step] or [step]
 
     for stop_at in checkpoints:
         t0 = time.perf_counter()
-        model.train()
         while step < stop_at:
-            loss, n_images = train_step(step_model, opt, variant, store, cfg, gen, amp)
-            sched.step()
-            step += 1
-            trained_images += n_images
+            idx, start = phase_at(phases, step)
+            if idx != phase_idx:
+                phase_idx = idx
+                opt, sched = make_optimizer(model, cfg, phases[idx])
+            set_train_mode(model, phases[idx])
+            run_until = min(stop_at, start + phases[idx].steps)
+            while step < run_until:
+                loss, n_images = train_step(step_model, opt, variant, store, cfg, gen, amp)
+                sched.step()
+                step += 1
+                trained_images += n_images
         if device.type == "cuda":
             torch.cuda.synchronize()
         train_seconds += time.perf_counter() - t0
@@ -173,14 +260,16 @@ def run_trial(config: TrialConfig | Mapping[str, Any], data_root: str | Path | N
             "images_per_second": trained_images / train_seconds if train_seconds > 0 else 0.0,
         }
         if verbose:
-            print(f"[trial] {cfg.category}/{cfg.variant} step {step}/{cfg.steps} "
+            print(f"[trial] {cfg.category}/{cfg.variant} step {step}/{total_steps} "
                   f"image_auc={metrics['image_auc']:.4f} loss={metrics['loss']:.4f} "
                   f"({metrics['images_per_second']:.0f} img/s)", flush=True)
         if report is not None:
             # a snapshot, not live references: training goes on after the report
-            state = copy.deepcopy({"model": model.state_dict(), "optimizer": opt.state_dict(),
-                                   "scheduler": sched.state_dict(), "generator": gen.get_state().cpu(),
-                                   "step": step})
+            state = {"model": model.state_dict(), "generator": gen.get_state().cpu(),
+                     "step": step, "phase": phase_idx}
+            if opt is not None:
+                state.update(optimizer=opt.state_dict(), scheduler=sched.state_dict())
+            state = copy.deepcopy(state)
             report(metrics, state)
 
     metrics.update(
@@ -189,13 +278,11 @@ def run_trial(config: TrialConfig | Mapping[str, Any], data_root: str | Path | N
         train_score_mean=last["train_score_mean"],
         train_score_std=last["train_score_std"],
     )
-    rng = np.random.default_rng(cfg.seed)
-    keep = np.sort(rng.permutation(len(data.test))[: cfg.embedding_sample])
     scores = {
         "image_path": list(data.test_paths),
         "label": data.test_labels.tolist(),
         "defect_type": list(data.test_defects),
         "score": last["scores"].astype(float).tolist(),
     }
-    embeddings = {"test_index": keep.tolist(), "test_features": last["test_features"][keep]}
+    embeddings = embedding_sample(model, data, store, last["test_features"], cfg, device)
     return TrialResult(metrics=metrics, config=cfg, scores=scores, embeddings=embeddings)

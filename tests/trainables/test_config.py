@@ -33,3 +33,12 @@ def test_set_arguments_are_typed_and_win_over_the_budget():
     assert c.steps == 12 and c.image_size == TrialConfig.from_dict({}, budget="smoke").image_size
     with pytest.raises(ConfigError, match="key=value"):
         parse_set_args(["lr"])
+
+
+def test_smoke_budget_fine_tunes_efficientnet_unless_scratch_is_asked_for():
+    pre = TrialConfig.from_dict({}, budget="smoke")
+    assert (pre.backbone, pre.pretrained, pre.image_size) == ("efficientnet_lite0", "finetune", 224)
+    scratch = TrialConfig.from_dict({"pretrained": "none"}, budget="smoke")
+    assert (scratch.backbone, scratch.image_size, scratch.steps, scratch.lr) == ("resnet18", 64, 160, 0.1)
+    assert TrialConfig.from_dict({"pretrained": "frozen"}, budget="smoke").backbone == "efficientnet_lite0"
+    assert TrialConfig.from_dict({}, budget="paper") == TrialConfig()

@@ -1,0 +1,130 @@
+"""``python -m analysis tables|figures``: read a results directory, write tables and figures.
+
+The functions in ``analysis.tables`` and ``analysis.figures`` take DataFrames; this module
+is the only part that reads results and writes files.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from study.sink import read_embeddings, read_scores, read_trials
+
+EXTENSIONS = {"markdown": "md", "latex": "tex", "csv": "csv"}
+
+
+def _load(results: str, study: str | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    trials = read_trials(results)
+    if trials.empty:
+        raise SystemExit(f"error: no trials under {results}/trials; run `python -m study.launch` first")
+    if study is not None:
+        if study not in set(trials["study"]):
+            raise SystemExit(f"error: study {study!r} not in {results}; present: {sorted(set(trials['study']))}")
+        trials = trials[trials["study"] == study]
+    return trials, read_scores(results)
+
+
+def cmd_tables(args: argparse.Namespace) -> int:
+    from analysis.tables import build_table, render
+
+    trials, scores = _load(args.results, args.study)
+    out = Path(args.out) if args.out else (Path(args.results) / "tables" if args.format != "markdown" else None)
+    written = 0
+    for study in sorted(set(trials["study"])):
+        try:
+            table = build_table(study, trials, scores)
+        except ValueError as e:
+            print(f"[analysis] skipping {study}: {e}", file=sys.stderr)
+            continue
+        text = render(table, args.format)
+        if args.format == "markdown":
+            print(text)
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+            path = out / f"{study}.{EXTENSIONS[args.format]}"
+            path.write_text(text)
+            print(f"[analysis] wrote {path}", file=sys.stderr)
+        written += 1
+    return 0 if written else 1
+
+
+def _figure_root(trials: pd.DataFrame, data_root: str | None):
+    """The dataset the sample figures draw from: --data-root, else the generated one."""
+    from trainables.data import resolve_data_root
+
+    if data_root:
+        return resolve_data_root(data_root, verbose=False)
+    names = set(trials["dataset"].dropna().astype(str))
+    if names and all(n.startswith("generated@") for n in names):
+        return resolve_data_root(None, verbose=False)
+    return None
+
+
+def cmd_figures(args: argparse.Namespace) -> int:
+    from analysis import figures as F
+    from analysis.tables import build_table, describe_dataset
+
+    trials, scores = _load(args.results, args.study)
+    embeddings = read_embeddings(args.results)
+    out = Path(args.out)
+    made: list[str] = []
+
+    def keep(fig, name: str) -> None:
+        if fig is not None:
+            made.extend(F.save(fig, out, name))
+            print(f"[analysis] {name}", flush=True)
+
+    for study in sorted(set(trials["study"])):
+        try:
+            table = build_table(study, trials, scores)
+        except ValueError as e:
+            print(f"[analysis] skipping {study}: {e}", file=sys.stderr)
+            continue
+        keep(F.category_bars(table), f"{study}_bars")
+        keep(F.ablation_curves(trials, study, table.kind.metric), f"{study}_ablation")
+        keep(F.roc_curves(trials, scores, study), f"{study}_roc")
+        study_keys = set(trials.loc[trials["study"] == study, "trial_key"])
+        if not embeddings.empty:
+            keep(F.tsne_embeddings(embeddings[embeddings["trial_key"].isin(study_keys)], trials), f"{study}_tsne")
+        heatmaps = F.read_heatmaps(args.results, study_keys) if hasattr(F, "read_heatmaps") else None
+        if heatmaps is not None and not heatmaps.empty:
+            keep(F.heatmap_grid(heatmaps, trials), f"{study}_heatmaps")
+
+    root = _figure_root(trials, args.data_root)
+    if root is None:
+        print("[analysis] sample grid skipped: pass --data-root with the dataset the results came from",
+              file=sys.stderr)
+    else:
+        from analysis.stats import category_order
+        cats = category_order(trials["category"].dropna())
+        textures = [c for c in cats if F.group_of(c) == "texture"][:2]
+        picks = (textures + [c for c in cats if c not in textures])[:4]
+        dataset, _ = describe_dataset(trials)
+        keep(F.sample_grid(root, picks, dataset=dataset), "samples")
+    print(f"[analysis] {len(made)} files in {out}")
+    return 0 if made else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m analysis", description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("tables", help="the paper's tables from <results>/trials, paper numbers beside")
+    t.add_argument("--results", default="results")
+    t.add_argument("--study", default=None, help="one study (default: every study present)")
+    t.add_argument("--format", choices=list(EXTENSIONS), default="markdown")
+    t.add_argument("--out", default=None, help="folder for files (default: print markdown; "
+                                               "latex/csv go to <results>/tables)")
+    f = sub.add_parser("figures", help="bar charts, ablation curves, ROC, samples, t-SNE, heatmaps")
+    f.add_argument("--results", default="results")
+    f.add_argument("--study", default=None)
+    f.add_argument("--out", required=True)
+    f.add_argument("--data-root", default=None, help="dataset for the sample grid (default: the generated one)")
+    args = ap.parse_args(argv)
+    return cmd_tables(args) if args.command == "tables" else cmd_figures(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,212 @@
+"""The paper's figures from results (functions take DataFrames and return Figures).
+
+- ``category_bars``: per-category AUC with SE error bars, the paper's value beside ours.
+- ``ablation_curves``: AUC against each numeric parameter a study sweeps (lr, steps,
+  jitter, max patch area, scar sizes...), one line per category group.
+- ``roc_curves``: per-category ROC curves from the stored per-image scores.
+- ``sample_grid``: Figure 2: a normal image, a real defect, and each augmentation applied
+  to the same normal images by the project's own augmentation code.
+- ``tsne_embeddings``: Figure 3: t-SNE of normal, defective, CutPaste and scar features.
+- ``heatmap_grid``: Figure 4: input, ground truth, patch heatmap and GradCAM rows.
+Every title names the dataset, so a figure of generated data is never taken for MVTec.
+"""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from sklearn.metrics import roc_curve  # noqa: E402
+
+from analysis.stats import category_order, group_of, seed_summary  # noqa: E402
+from analysis.tables import Table, column_label, describe_dataset, varied_params  # noqa: E402
+from trainables.config import FIELD_TYPES  # noqa: E402
+
+GROUP_COLOURS = {"texture": "tab:orange", "object": "tab:blue", "all": "black", "other": "tab:green"}
+
+
+def category_bars(table: Table) -> Figure:
+    d = table.data[table.data["row_type"] == "category"]
+    rows = list(dict.fromkeys(d["row"]))
+    cols = table.columns
+    has_paper = d["paper"].notna().any()
+    width = 0.8 / (len(cols) * (2 if has_paper else 1))
+    fig, ax = plt.subplots(figsize=(max(8, 0.9 * len(rows) * max(1, len(cols) / 2)), 4.5))
+    x = np.arange(len(rows))
+    k = 0
+    for col in cols:
+        part = d[d["column"] == col].set_index("row").reindex(rows)
+        ax.bar(x + k * width, 100 * part["mean"], width, yerr=100 * part["se"].fillna(0), capsize=2,
+               label=f"{col} (ours)")
+        k += 1
+        if has_paper:
+            ax.bar(x + k * width, 100 * part["paper"], width, hatch="//", alpha=0.5, label=f"{col} (paper)")
+            k += 1
+    ax.set_xticks(x + width * (k - 1) / 2, rows, rotation=45, ha="right")
+    ax.set_ylabel("AUC (%)")
+    ax.set_ylim(0, 105)
+    ax.set_title(f"{table.kind.title}, per category\n{describe_dataset_from(table)}", fontsize=10)
+    ax.legend(fontsize=7, ncol=2, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def describe_dataset_from(table: Table) -> str:
+    return table.caption.split(", dataset ", 1)[-1].split("; mean", 1)[0]
+
+
+def ablation_curves(trials: pd.DataFrame, study: str, metric: str = "image_auc") -> Figure | None:
+    """AUC vs every numeric swept parameter; None when the study sweeps none."""
+    ok = trials[(trials["study"] == study) & (trials["status"] == "ok")].dropna(subset=[metric])
+    if ok.empty:
+        return None
+    varied = [p for p in varied_params(ok) if FIELD_TYPES.get(p) in (int, float)]
+    if not varied:
+        return None
+    dataset, _ = describe_dataset(ok)
+    fig, axes = plt.subplots(1, len(varied), figsize=(4.5 * len(varied), 3.8), squeeze=False)
+    for ax, param in zip(axes[0], varied):
+        cells = seed_summary(ok, [param, "category"], metric)
+        cells["group"] = cells["category"].map(group_of)
+        for group in ("texture", "object", "other", "all"):
+            part = cells if group == "all" else cells[cells["group"] == group]
+            if part.empty or (group == "other" and len(part) == 0):
+                continue
+            g = part.groupby(param).agg(mean=("mean", "mean"), se=("se", "mean")).sort_index()
+            ax.errorbar(g.index, 100 * g["mean"], yerr=100 * g["se"].fillna(0), marker="o", capsize=3,
+                        label=group, color=GROUP_COLOURS[group])
+        if param == "lr":
+            ax.set_xscale("log")
+        ax.set_xlabel(param)
+        ax.set_ylabel(f"{metric.replace('_', ' ')} (%)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(f"Study '{study}': AUC vs swept parameters (mean over categories, other params pooled)\n"
+                 f"dataset {dataset}", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def roc_curves(trials: pd.DataFrame, scores: pd.DataFrame, study: str) -> Figure | None:
+    """One panel per category, one curve per configuration (its lowest seed)."""
+    ok = trials[(trials["study"] == study) & (trials["status"] == "ok")]
+    ok = ok[ok["trial_key"].isin(set(scores["trial_key"]))] if not scores.empty else ok.iloc[:0]
+    if ok.empty:
+        return None
+    varied = varied_params(ok)
+    ok = ok.assign(config_label=[column_label(r, varied) for r in ok[varied].to_dict("records")])
+    first = ok.sort_values("seed").drop_duplicates(["config_label", "category"])
+    cats = category_order(first["category"])
+    ncol = min(5, len(cats))
+    nrow = -(-len(cats) // ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.2 * ncol, 3.0 * nrow), squeeze=False)
+    by_key = {k: g for k, g in scores[scores["trial_key"].isin(set(first["trial_key"]))].groupby("trial_key")}
+    for ax, cat in zip(axes.flat, cats):
+        for r in first[first["category"] == cat].itertuples():
+            s = by_key[r.trial_key]
+            fpr, tpr, _ = roc_curve(s["label"], s["score"])
+            ax.plot(fpr, tpr, label=f"{r.config_label} ({100 * r.image_auc:.1f})")
+        ax.plot([0, 1], [0, 1], ls=":", color="grey")
+        ax.set_title(cat, fontsize=9)
+        ax.set_xlabel("false positive rate", fontsize=8)
+        ax.set_ylabel("true positive rate", fontsize=8)
+        ax.legend(fontsize=6, loc="lower right")
+    for ax in list(axes.flat)[len(cats):]:
+        ax.axis("off")
+    dataset, _ = describe_dataset(ok)
+    fig.suptitle(f"Study '{study}': ROC curves per category (AUC % in legend), dataset {dataset}", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+SAMPLE_AUGMENTATIONS = ("cutout", "rotation", "scar", "cutpaste", "cutpaste_scar", "confetti")
+
+
+def sample_grid(data_root, categories: list[str], image_size: int = 128, seed: int = 0,
+                dataset: str = "") -> Figure:
+    """Figure 2: per category, a normal image, a defect, and each augmentation of that normal image."""
+    import torch
+
+    from trainables.augment_ops import PixelStore
+    from trainables.augmentations import create_variant, source_batch
+    from trainables.config import TrialConfig
+    from trainables.data import load_category
+
+    cfg = TrialConfig(image_size=image_size, seed=seed, translate=0.0, jitter=0.0)
+    cols = ["normal", "real defect"] + list(SAMPLE_AUGMENTATIONS)
+    fig, axes = plt.subplots(len(categories), len(cols), figsize=(1.7 * len(cols), 1.8 * len(categories)),
+                             squeeze=False)
+    for row, cat in zip(axes, categories):
+        data = load_category(data_root, cat, image_size)
+        store = PixelStore(data.train)
+        defect_idx = int(np.flatnonzero(np.asarray(data.test_labels) == 1)[0])
+        panels = [data.train[0].float() / 255, data.test[defect_idx].float() / 255]
+        for name in SAMPLE_AUGMENTATIONS:
+            gen = torch.Generator().manual_seed(seed)
+            images, labels = create_variant(name).make_batch(source_batch(store, torch.tensor([0]), cfg, gen), cfg)
+            pick = int(torch.nonzero(labels != 0)[0]) if name != "rotation" else int(torch.nonzero(labels == 1)[0])
+            panels.append(images[pick])
+        for ax, img, title in zip(row, panels, cols):
+            ax.imshow(img.permute(1, 2, 0).clamp(0, 1).numpy())
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(title, fontsize=8)
+        row[0].set_ylabel(cat, fontsize=9)
+    fig.suptitle(f"Augmentations on the same normal images (project code), dataset {dataset}", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+KIND_STYLE = {"normal": ("tab:blue", "o"), "defect": ("tab:red", "x"),
+              "cutpaste": ("tab:green", "^"), "scar": ("tab:purple", "s")}
+
+
+def tsne_embeddings(embeddings: pd.DataFrame, trials: pd.DataFrame, max_trials: int = 4,
+                    seed: int = 0) -> Figure | None:
+    """Figure 3: one panel per trial (up to ``max_trials``), points coloured by image kind."""
+    from sklearn.manifold import TSNE
+
+    if embeddings.empty:
+        return None
+    keys = list(dict.fromkeys(embeddings["trial_key"]))
+    meta = trials.set_index("trial_key")
+    keys = [k for k in keys if k in meta.index][:max_trials]
+    if not keys:
+        return None
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 4.0), squeeze=False)
+    for ax, key in zip(axes[0], keys):
+        part = embeddings[embeddings["trial_key"] == key]
+        x = np.stack(part["vector"].to_numpy()).astype(np.float64)
+        x /= np.linalg.norm(x, axis=1, keepdims=True) + 1e-12
+        xy = TSNE(n_components=2, perplexity=min(30, max(2, len(x) // 4)), random_state=seed,
+                  init="pca").fit_transform(x)
+        for kind, (colour, marker) in KIND_STYLE.items():
+            m = (part["kind"] == kind).to_numpy()
+            if m.any():
+                ax.scatter(xy[m, 0], xy[m, 1], s=12, c=colour, marker=marker, label=kind)
+        t = meta.loc[key]
+        ax.set_title(f"{t['category']} / {t['variant']} seed {t['seed']}", fontsize=9)
+        ax.set_xlabel("t-SNE 1")
+        ax.set_ylabel("t-SNE 2")
+        ax.legend(fontsize=7)
+    dataset, _ = describe_dataset(meta.loc[keys].reset_index())
+    fig.suptitle(f"t-SNE of encoder features: normal, defective, CutPaste and scar images, dataset {dataset}",
+                 fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def save(fig: Figure, out_dir, name: str) -> list[str]:
+    from pathlib import Path
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for ext in ("png", "pdf"):
+        p = out / f"{name}.{ext}"
+        fig.savefig(p, dpi=120)
+        paths.append(str(p))
+    plt.close(fig)
+    return paths

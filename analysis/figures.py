@@ -22,7 +22,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from sklearn.metrics import roc_curve  # noqa: E402
 
 from analysis.stats import category_order, group_of, seed_summary  # noqa: E402
-from analysis.tables import Table, column_label, describe_dataset, varied_params  # noqa: E402
+from analysis.tables import Table, column_label, describe_dataset, varied_params, with_defaults  # noqa: E402
 from trainables.config import FIELD_TYPES  # noqa: E402
 
 GROUP_COLOURS = {"texture": "tab:orange", "object": "tab:blue", "all": "black", "other": "tab:green"}
@@ -64,6 +64,7 @@ def ablation_curves(trials: pd.DataFrame, study: str, metric: str = "image_auc")
     if ok.empty:
         return None
     varied = [p for p in varied_params(ok) if FIELD_TYPES.get(p) in (int, float)]
+    ok = with_defaults(ok)
     if not varied:
         return None
     dataset, _ = describe_dataset(ok)
@@ -97,6 +98,7 @@ def roc_curves(trials: pd.DataFrame, scores: pd.DataFrame, study: str) -> Figure
     if ok.empty:
         return None
     varied = varied_params(ok)
+    ok = with_defaults(ok)
     ok = ok.assign(config_label=[column_label(r, varied) for r in ok[varied].to_dict("records")])
     first = ok.sort_values("seed").drop_duplicates(["config_label", "category"])
     cats = category_order(first["category"])

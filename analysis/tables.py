@@ -18,7 +18,7 @@ import pandas as pd
 
 from analysis.reference import paper_value
 from analysis.stats import category_order, ensembles, group_rows, seed_summary
-from trainables.config import FIELD_TYPES
+from trainables.config import FIELD_TYPES, TrialConfig
 
 NOT_CONFIG = {"category", "seed", "threads", "device", "eval_interval", "embedding_sample", "compile"}
 TABLE1_NAMES = {"rotation": "Rotation", "cutout": "Cutout", "scar": "Scar", "cutpaste": "CutPaste",
@@ -95,9 +95,24 @@ def table_kind(study: str) -> TableKind:
     return TableKind("", f"Study {study}: image-level detection AUC")
 
 
+def with_defaults(trials: pd.DataFrame) -> pd.DataFrame:
+    """Rows written before a config field existed get that field's default (it is what ran)."""
+    defaults = TrialConfig().to_dict()
+    out = trials.copy()
+    for c in FIELD_TYPES:
+        if c in NOT_CONFIG:
+            continue
+        if c not in out.columns:
+            out[c] = defaults[c]
+        elif out[c].isna().any():
+            out[c] = out[c].astype(object).where(out[c].notna(), defaults[c])
+    return out
+
+
 def varied_params(trials: pd.DataFrame) -> list[str]:
     """Config columns that differ between trials of a study: they name its table columns."""
-    cols = [c for c in FIELD_TYPES if c in trials.columns and c not in NOT_CONFIG]
+    trials = with_defaults(trials)
+    cols = [c for c in FIELD_TYPES if c not in NOT_CONFIG]
     varied = [c for c in cols if trials[c].astype(str).nunique(dropna=False) > 1]
     return varied or ["variant"]
 
@@ -130,6 +145,7 @@ def build_table(study: str, trials: pd.DataFrame, scores: pd.DataFrame | None = 
     if ok.empty or ok[kind.metric].isna().all():
         raise ValueError(f"study {study!r} has no finished trials with {kind.metric}")
     varied = varied_params(ok)
+    ok = with_defaults(ok)
     ok = ok.assign(_column=[column_label(r, varied) for r in ok[varied].to_dict("records")])
     firsts = ok.drop_duplicates("_column").set_index("_column")
     columns = list(firsts.index)

@@ -18,11 +18,6 @@ from study.spec import SpecError, StudySpec, TrialSpec, expand, load_spec
 from trainables.config import BUDGETS, ConfigError, parse_set_args
 from trainables.errors import DatasetError
 
-# Measured training throughput (images/s, 3-way, whole machine) used for --dry-run cost
-# projections; CPU figures from `python -m trainables.bench` on this project's 2-core machine.
-THROUGHPUT = {("cpu", 64): 160.0, ("cpu", 128): 45.0, ("cpu", 256): 7.0}
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m study.launch", description=__doc__.splitlines()[0])
     ap.add_argument("--study", default="demo", help="built-in study name or a YAML path (default: demo)")
@@ -59,24 +54,41 @@ def plan(args: argparse.Namespace) -> tuple[StudySpec, str, Path, list[TrialSpec
 
 
 def projected_cost(trials: list[TrialSpec], resources: dict[str, float]) -> str:
+    """Device-hours from the measured throughput table (``trainables.bench --save``)."""
+    from study.throughput import rate_for, table_path
     from trainables.augmentations import create_variant
     device = "cuda" if resources.get("gpu", 0) > 0 else "cpu"
-    images = sum(t.config["steps"] * t.config["batch_size"] * create_variant(t.config["variant"]).num_classes
-                 for t in trials)
-    sizes = {t.config["image_size"] for t in trials}
-    lines = [f"trained images in total: {images:,.0f}"]
-    for size in sorted(sizes):
-        n = sum(1 for t in trials if t.config["image_size"] == size)
-        rate = THROUGHPUT.get(("cpu", size))
-        if rate is None:
-            lines.append(f"  {n} trials at {size}px: no measured throughput for this size")
-            continue
-        imgs = sum(t.config["steps"] * t.config["batch_size"] * create_variant(t.config["variant"]).num_classes
-                   for t in trials if t.config["image_size"] == size)
-        lines.append(f"  {n} trials at {size}px: {imgs / rate / 3600:,.1f} machine-hours on this 2-core CPU "
-                     f"({rate:.0f} images/s measured)")
-    if device == "cuda":
-        lines.append("  GPU throughput: not measured yet (run `python -m trainables.bench --device cuda`)")
+
+    def images(t: TrialSpec) -> int:
+        c = t.config
+        phases = c["steps"] + (c.get("head_steps", 0) if c.get("pretrained") == "finetune" else 0)
+        if c.get("pretrained") == "frozen":
+            phases = 0
+        return phases * c["batch_size"] * create_variant(c["variant"]).num_classes
+
+    total = sum(images(t) for t in trials)
+    lines = [f"trained images in total: {total:,.0f}"]
+    devices = [device] + (["cpu"] if device == "cuda" else [])
+    for dev in devices:
+        unit = "GPU-hours" if dev == "cuda" else "machine-hours"
+        hours, known = 0.0, True
+        lines.append(f"on {'a GPU (the spec asks for one)' if dev == 'cuda' else 'CPU'}:")
+        for size in sorted({t.config["image_size"] for t in trials}):
+            part = [t for t in trials if t.config["image_size"] == size]
+            imgs = sum(images(t) for t in part)
+            found = rate_for(dev, size)
+            if found is None:
+                known = False
+                lines.append(f"  {len(part)} trials at {size}px: {dev} throughput not measured "
+                             f"(run `python -m trainables.bench --device {dev} --image-size {size} --save`)")
+                continue
+            rate, name, how = found
+            hours += imgs / rate / 3600
+            lines.append(f"  {len(part)} trials at {size}px: {imgs / rate / 3600:,.1f} {unit} on {name} "
+                         f"at {rate:,.0f} trained images/s ({how})")
+        if known:
+            lines.append(f"  projected cost: {hours:,.1f} {unit}")
+    lines.append(f"(throughput table: {table_path()})")
     return "\n".join(lines)
 
 
@@ -105,14 +117,36 @@ def start_ray(args: argparse.Namespace, spec: StudySpec) -> dict[str, float]:
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    import logging
+    # With the auto loggers off, Tune's ResultGrid finds no result.json and warns about every
+    # trial at the end; the sink holds the results, so that warning is only noise.
+    logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
     import ray
     if args.cluster:
-        address = args.address or os.environ.get("RAY_ADDRESS") or "auto"
-        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+        from study.cluster import alive_nodes, check_visible_everywhere, connect
+        address = connect(args.address)
+        nodes = alive_nodes()
+        cpus = sum(n["Resources"].get("CPU", 0) for n in nodes)
+        gpus = sum(n["Resources"].get("GPU", 0) for n in nodes)
+        print(f"[study] attached to the Ray cluster at {address}: {len(nodes)} nodes, "
+              f"{cpus:g} CPUs, {gpus:g} GPUs", flush=True)
+        check_visible_everywhere("--results", results_location(args.results))
+        if args.data_root and "://" not in args.data_root:
+            check_visible_everywhere("--data-root", str(Path(args.data_root).resolve()))
         return dict(spec.resources)
     ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False,
              configure_logging=True, logging_level="WARNING")
     return fit_resources(dict(spec.resources))
+
+
+def results_location(results: str) -> str:
+    return results if "://" in results else str(Path(results).resolve())
+
+
+def trial_data_root(args: argparse.Namespace, root: Path) -> str | None:
+    """What each trial loads: the user's dataset, or None so every node makes (or finds) the
+    generated dataset itself, deterministically, instead of reading the driver's copy."""
+    return str(root) if args.data_root else None
 
 
 def _run_config(spec: StudySpec, args: argparse.Namespace, total: int, suffix: str = ""):
@@ -137,7 +171,8 @@ def run_tune(spec: StudySpec, root: Path, todo: list[TrialSpec], args: argparse.
     from study.ray_trial import trainable
     resources = start_ray(args, spec)
     trials = [{"trial_key": t.trial_key, "study": t.study, "config": t.config,
-               "data_root": str(root), "cpus": resources.get("cpu", 1), "budget": budget} for t in todo]
+               "data_root": trial_data_root(args, root), "cpus": resources.get("cpu", 1), "budget": budget}
+              for t in todo]
     tuner = tune.Tuner(
         tune.with_resources(trainable, {k: v for k, v in resources.items() if v}),
         param_space={"trial": tune.grid_search(trials)},
@@ -166,11 +201,22 @@ def summary(results: str, study: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    from study.cluster import ClusterError, probe, resolve_address
     try:
+        if args.cluster and not args.dry_run:
+            probe(resolve_address(args.address))     # before any slow planning: fail in seconds
         spec, budget, root, trials = plan(args)
-    except (SpecError, ConfigError, DatasetError) as e:
+    except (SpecError, ConfigError, DatasetError, ClusterError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    try:
+        return _execute(args, spec, budget, root, trials)
+    except ClusterError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+def _execute(args: argparse.Namespace, spec: StudySpec, budget: str, root: Path, trials: list[TrialSpec]) -> int:
     if spec.search is not None:
         # a search has one base config per category; the searcher samples num_samples of each
         trials = [t for t in trials if t.config["seed"] == 0]

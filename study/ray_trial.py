@@ -35,7 +35,7 @@ def provenance() -> dict[str, str]:
 
 
 def make_row(spec: dict[str, Any], cfg: TrialConfig, key: str, metrics: dict[str, Any], status: str,
-             started: dt.datetime) -> dict[str, Any]:
+             started: dt.datetime, restored_from_step: int | None = None) -> dict[str, Any]:
     """One results row (DESIGN.md's columns) from a trial's config and latest metrics."""
     import ray
     return {
@@ -51,7 +51,8 @@ def make_row(spec: dict[str, Any], cfg: TrialConfig, key: str, metrics: dict[str
         "train_score_mean": metrics.get("train_score_mean"), "train_score_std": metrics.get("train_score_std"),
         "device": metrics.get("device"), "node_id": ray.get_runtime_context().get_node_id() if ray.is_initialized() else None,
         "hostname": socket.gethostname(), "started_at": started,
-        "finished_at": dt.datetime.now(dt.timezone.utc), **provenance(),
+        "finished_at": dt.datetime.now(dt.timezone.utc), "restored_from_step": restored_from_step,
+        **provenance(),
     }
 
 
@@ -75,11 +76,12 @@ def trainable(config: dict[str, Any]) -> None:
         with ckpt.as_directory() as d:
             state = torch.load(Path(d) / "state.pt", weights_only=True)
     started = dt.datetime.now(dt.timezone.utc)
+    restored = int(state["step"]) if state is not None else None   # a retry after a lost node or a crash
 
     def report(metrics: dict[str, Any], train_state: dict[str, Any] | None) -> None:
         scalars = {k: metrics[k] for k in _SCALARS if metrics.get(k) is not None}
         # a row as of now: written as "stopped" if a scheduler ends the trial here
-        scalars["row"] = make_row(spec, cfg, key, metrics, "stopped", started)
+        scalars["row"] = make_row(spec, cfg, key, metrics, "stopped", started, restored)
         with tempfile.TemporaryDirectory() as d:
             torch.save(train_state, Path(d) / "state.pt")
             tune.report(scalars, checkpoint=tune.Checkpoint.from_directory(d))
@@ -87,5 +89,5 @@ def trainable(config: dict[str, Any]) -> None:
     result = run_trial(cfg, data_root=spec["data_root"], report=report, initial_state=state)
     m = result.metrics
     final = {k: m[k] for k in _SCALARS if m.get(k) is not None}
-    tune.report({**final, "final": True, "row": make_row(spec, cfg, key, m, "ok", started),
+    tune.report({**final, "final": True, "row": make_row(spec, cfg, key, m, "ok", started, restored),
                  "scores": result.scores, "embeddings": result.embedding_rows(key)})

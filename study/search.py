@@ -52,7 +52,7 @@ def run_search(spec: StudySpec, root: Path, trials: list[TrialSpec], args: argpa
     from ray.tune.schedulers import ASHAScheduler
     from ray.tune.search.optuna import OptunaSearch
 
-    from study.launch import _run_config, start_ray
+    from study.launch import trial_data_root, _run_config, start_ray
     from study.ray_trial import trainable
 
     search = spec.search
@@ -81,7 +81,7 @@ def run_search(spec: StudySpec, root: Path, trials: list[TrialSpec], args: argpa
             study_name=f"{spec.name}-{cat}")
         scheduler = ASHAScheduler(metric=SEARCH_METRIC, mode=MODE, max_t=evaluations + 1,
                                   grace_period=search.grace_period, reduction_factor=search.reduction_factor)
-        fixed = {"trial_key": None, "study": spec.name, "config": base.config, "data_root": str(root),
+        fixed = {"trial_key": None, "study": spec.name, "config": base.config, "data_root": trial_data_root(args, root),
                  "cpus": resources.get("cpu", 1), "budget": budget}
         tuner = tune.Tuner(
             tune.with_resources(trainable, {k: v for k, v in resources.items() if v}),

@@ -22,7 +22,8 @@ _TYPES = {
     "started_at": pa.timestamp("us", tz="UTC"),
     "finished_at": pa.timestamp("us", tz="UTC"),
     "image_auc": pa.float64(), "pixel_auc": pa.float64(), "val_auc": pa.float64(),
-    "error": pa.string(), "seed": pa.int64(),
+    "error": pa.string(), "seed": pa.int64(), "restored_from_step": pa.int64(), "budget": pa.string(),
+    "node_id": pa.string(),
 }
 
 

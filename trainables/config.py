@@ -17,6 +17,7 @@ BACKBONES = ("resnet18", "efficientnet_lite0")
 PRETRAINED_MODES = ("none", "frozen", "finetune")
 DENSITIES = ("ledoit_wolf", "full", "gmm", "kde")
 DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("auto", "bf16", "fp32")
 
 
 class ConfigError(ValueError):
@@ -70,6 +71,7 @@ class TrialConfig:
     device: str = "auto"
     threads: int = 0              # torch CPU threads; 0 = torch's default
     compile: bool = False         # torch.compile the model (off by default on CPU)
+    precision: str = "auto"       # auto: bf16 autocast + channels-last on CUDA, fp32 on CPU
 
     # ------------------------------------------------------------------ checks
     def __post_init__(self) -> None:
@@ -114,6 +116,7 @@ class TrialConfig:
         need(0 <= self.val_fraction < 0.9, "val_fraction", "must be in [0, 0.9)")
         need(self.device in DEVICES, "device", f"must be one of {list(DEVICES)}")
         need(self.threads >= 0, "threads", "must be >= 0")
+        need(self.precision in PRECISIONS, "precision", f"must be one of {list(PRECISIONS)}")
 
     @property
     def feature_layer_list(self) -> list[str]:

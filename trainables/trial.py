@@ -47,6 +47,20 @@ class TrialResult:
         return cols
 
 
+def use_bf16(cfg: TrialConfig, device: torch.device) -> bool:
+    """bf16 autocast: always on CUDA under ``auto``; on CPU only when asked (``precision=bf16``)."""
+    return cfg.precision == "bf16" or (cfg.precision == "auto" and device.type == "cuda")
+
+
+def prepare_model(model: torch.nn.Module, cfg: TrialConfig, device: torch.device):
+    """Move to the device; channels-last memory where bf16 convolutions run (faster kernels)."""
+    model = model.to(device)
+    amp = use_bf16(cfg, device)
+    if amp:
+        model = model.to(memory_format=torch.channels_last)
+    return model, amp
+
+
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -69,7 +83,7 @@ def extract_features(model, images_u8: torch.Tensor, cfg: TrialConfig, device: t
     out = []
     for i in range(0, len(images_u8), EVAL_BATCH):
         x = images_u8[i:i + EVAL_BATCH].to(device, non_blocking=True).float().div_(255)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16(cfg, device)):
             f = model.features(x, cfg.feature_layer_list)
         out.append(f.float().cpu())
     return torch.cat(out).numpy().astype(np.float64)
@@ -197,9 +211,7 @@ def run_trial(config: TrialConfig | Mapping[str, Any], data_root: str | Path | N
     fit_idx, val_idx = _split_train(len(data.train), cfg.val_fraction, cfg.seed)
 
     torch.manual_seed(cfg.seed)
-    model = build_model(cfg, variant.num_classes).to(device)
-    if device.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
+    model, amp = prepare_model(build_model(cfg, variant.num_classes), cfg, device)
     phases = training_phases(cfg)
     total_steps = sum(p.steps for p in phases)
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
@@ -218,7 +230,6 @@ def run_trial(config: TrialConfig | Mapping[str, Any], data_root: str | Path | N
     step_model = torch.compile(model) if cfg.compile else model
 
     store = PixelStore(data.train[fit_idx].to(device))     # whole train set lives on the device
-    amp = device.type == "cuda"
     interval = cfg.eval_interval if cfg.eval_interval > 0 else total_steps
     train_seconds = eval_seconds = 0.0
     trained_images = 0

@@ -1,0 +1,144 @@
+"""--cluster on a real two-node Ray cluster (two `ray start` nodes on this machine).
+
+The cluster uses token authentication, each node offers one CPU so both receive trials,
+and it is torn down (only its own processes) even when a test fails.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+RAY = str(Path(sys.executable).with_name("ray"))
+SMALL_STUDY = """\
+name: {name}
+description: two variants x two categories, scratch ResNet-18 at 32 px
+budget: smoke
+base: {{variant: cutpaste, pretrained: none, image_size: 32, batch_size: 4, steps: {steps},
+        eval_interval: {interval}, embedding_sample: 4}}
+axes:
+  variant: [cutpaste, cutpaste_scar]
+categories: [carpet, bottle]
+seeds: 1
+resources: {{cpu: 1, gpu: 0}}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def kill_processes_of(temp_dir: str, node_manager_port: int | None = None) -> None:
+    """SIGKILL the cluster's processes (found by their session dir) and their children.
+
+    With ``node_manager_port``, only that node: its raylet and everything under it.
+    """
+    import psutil
+    marks = [f"--node_manager_port={node_manager_port}"] if node_manager_port else [temp_dir]
+    procs = [p for p in psutil.process_iter(["cmdline"])
+             if any(m in a for a in (p.info["cmdline"] or []) for m in marks)]
+    victims = procs + [c for p in procs for c in p.children(recursive=True)]
+    for p in victims:
+        try:
+            p.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(victims, timeout=10)
+
+
+@pytest.fixture()
+def two_node_cluster():
+    # short path: Ray's unix sockets live under it and must stay < 108 characters
+    temp = tempfile.mkdtemp(prefix="rt", dir="/tmp")
+    port, worker_port = free_port(), free_port()
+    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32),
+           "RAY_health_check_period_ms": "1000", "RAY_health_check_timeout_ms": "1000",
+           "RAY_health_check_failure_threshold": "3", "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0"}
+    common = ["--num-cpus=1", "--disable-usage-stats", "--node-ip-address=127.0.0.1"]
+    try:
+        subprocess.run([RAY, "start", "--head", f"--port={port}", "--include-dashboard=false",
+                        f"--temp-dir={temp}", *common], env=env, check=True, capture_output=True, timeout=120)
+        subprocess.run([RAY, "start", f"--address=127.0.0.1:{port}", f"--node-manager-port={worker_port}",
+                        *common], env=env, check=True, capture_output=True, timeout=120)
+        yield {"address": f"127.0.0.1:{port}", "env": env, "temp": temp, "worker_port": worker_port}
+    finally:
+        kill_processes_of(temp)
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def launch_cmd(cluster, spec: Path, data_root, results: Path) -> list[str]:
+    return [sys.executable, "-m", "study.launch", "--cluster", "--address", cluster["address"],
+            "--study", str(spec), "--data-root", str(data_root), "--results", str(results)]
+
+
+@pytest.mark.slow
+def test_study_runs_on_both_nodes_of_a_real_cluster(two_node_cluster, small_dataset, tmp_path):
+    spec = tmp_path / "two_nodes.yaml"
+    spec.write_text(SMALL_STUDY.format(name="two_nodes", steps=300, interval=0))
+    results = tmp_path / "results"
+    r = subprocess.run(launch_cmd(two_node_cluster, spec, small_dataset, results), env=two_node_cluster["env"],
+                       capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert "2 nodes" in r.stdout
+    trials = pd.read_parquet(results / "trials")
+    assert len(trials) == 4 and (trials["status"] == "ok").all()
+    assert trials["node_id"].nunique() == 2, trials[["category", "variant", "node_id"]]
+    assert (trials["device"] == "cpu").all()
+
+
+@pytest.mark.slow
+def test_a_trial_on_a_killed_node_is_retried_from_its_checkpoint(two_node_cluster, small_dataset, tmp_path):
+    import psutil
+    spec = tmp_path / "node_loss.yaml"
+    spec.write_text(SMALL_STUDY.format(name="node_loss", steps=800, interval=50))
+    results = tmp_path / "results"
+    proc = subprocess.Popen(launch_cmd(two_node_cluster, spec, small_dataset, results), env=two_node_cluster["env"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        # wait until both running trials (one per node) have saved a checkpoint, before any finished
+        mark = f"--node_manager_port={two_node_cluster['worker_port']}"
+        deadline, ready = time.time() + 600, False
+        while time.time() < deadline and proc.poll() is None and not ready:
+            raylets = [p for p in psutil.process_iter(["cmdline"]) if mark in " ".join(p.info["cmdline"] or [])]
+            busy = [c for r in raylets for c in r.children(recursive=True) if "ImplicitFunc" in c.name()]
+            checkpointed = {c.parent for c in (results / "ray").glob("*/*/checkpoint_*")}
+            finished = list((results / "trials").glob("*/*.parquet"))
+            ready = bool(busy) and len(checkpointed) >= 2 and not finished
+            time.sleep(0.5)
+        assert ready, "never saw a checkpointed trial running on the second node"
+        kill_processes_of(two_node_cluster["temp"], node_manager_port=two_node_cluster["worker_port"])
+        out, _ = proc.communicate(timeout=900)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out[-4000:]
+    files = sorted(p.name for p in (results / "trials" / "node_loss").glob("*.parquet"))
+    trials = pd.read_parquet(results / "trials")
+    assert len(files) == 4 and len(trials) == 4 and trials["trial_key"].is_unique
+    assert (trials["status"] == "ok").all()
+    retried = trials[trials["restored_from_step"].notna()]
+    assert len(retried) >= 1, "the trial on the lost node should resume from a checkpoint\n" + out[-4000:]
+    assert (retried["restored_from_step"] > 0).all()
+
+
+def test_cluster_flag_without_a_cluster_fails_fast_with_instructions(small_dataset, tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    t0 = time.time()
+    r = subprocess.run([sys.executable, "-m", "study.launch", "--cluster", "--address", f"127.0.0.1:{free_port()}",
+                        "--data-root", str(small_dataset), "--results", str(tmp_path / "r")],
+                       env=env, capture_output=True, text=True, timeout=60)
+    assert time.time() - t0 < 30
+    assert r.returncode == 2
+    assert "no Ray cluster answers" in r.stderr and "ray start --head" in r.stderr
+    assert not (tmp_path / "r").exists()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from study.sink import read_embeddings, read_scores, read_trials
+from study.sink import read_embeddings, read_heatmaps, read_scores, read_trials
 
 EXTENSIONS = {"markdown": "md", "latex": "tex", "csv": "csv"}
 
@@ -69,6 +69,7 @@ def cmd_figures(args: argparse.Namespace) -> int:
 
     trials, scores = _load(args.results, args.study)
     embeddings = read_embeddings(args.results)
+    heatmaps = read_heatmaps(args.results)
     out = Path(args.out)
     made: list[str] = []
 
@@ -89,9 +90,8 @@ def cmd_figures(args: argparse.Namespace) -> int:
         study_keys = set(trials.loc[trials["study"] == study, "trial_key"])
         if not embeddings.empty:
             keep(F.tsne_embeddings(embeddings[embeddings["trial_key"].isin(study_keys)], trials), f"{study}_tsne")
-        heatmaps = F.read_heatmaps(args.results, study_keys) if hasattr(F, "read_heatmaps") else None
-        if heatmaps is not None and not heatmaps.empty:
-            keep(F.heatmap_grid(heatmaps, trials), f"{study}_heatmaps")
+        if not heatmaps.empty:
+            keep(F.heatmap_grid(heatmaps[heatmaps["trial_key"].isin(study_keys)], trials), f"{study}_heatmaps")
 
     root = _figure_root(trials, args.data_root)
     if root is None:

@@ -212,3 +212,50 @@ def save(fig: Figure, out_dir, name: str) -> list[str]:
         paths.append(str(p))
     plt.close(fig)
     return paths
+
+
+def heatmap_grid(heatmaps: pd.DataFrame, trials: pd.DataFrame, max_images: int = 6) -> Figure | None:
+    """Figure 4: columns are defective test images; rows input, ground truth, then one heatmap
+    row per localization method present (patch-level model, GradCAM)."""
+    if heatmaps.empty:
+        return None
+    meta = trials.set_index("trial_key")
+    h = heatmaps[heatmaps["trial_key"].isin(meta.index)]
+    if h.empty:
+        return None
+    h = h.assign(category=h["trial_key"].map(meta["category"]))
+    # spread the columns over categories: the first image of each category, then the next...
+    h = h.assign(_rank=h.groupby(["category", "kind"]).cumcount()).sort_values(["_rank", "category"])
+    paths = list(dict.fromkeys(h["image_path"]))[:max_images]
+    kinds = [k for k in ("patch", "gradcam") if k in set(h["kind"])]
+    rows = ["input", "ground truth"] + [f"{k} heatmap" for k in kinds]
+    fig, axes = plt.subplots(len(rows), len(paths), figsize=(2.0 * len(paths), 2.0 * len(rows)), squeeze=False)
+    for col, path in enumerate(paths):
+        first = h[h["image_path"] == path].iloc[0]
+        s = int(first["size"])
+        img = np.asarray(first["image"], dtype=np.uint8).reshape(s, s, 3)
+        panels = [img, np.asarray(first["mask"], dtype=np.uint8).reshape(s, s)]
+        for k in kinds:
+            hit = h[(h["image_path"] == path) & (h["kind"] == k)]
+            panels.append(np.asarray(hit.iloc[0]["heatmap"], dtype=np.float32).reshape(s, s) if len(hit) else None)
+        for row, panel in enumerate(panels):
+            ax = axes[row, col]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if panel is None:
+                ax.axis("off")
+                continue
+            if row == 0:
+                ax.imshow(panel)
+                ax.set_title(f"{first['category']}\n{first['defect_type']}", fontsize=8)
+            elif row == 1:
+                ax.imshow(panel, cmap="gray", vmin=0, vmax=1)
+            else:
+                ax.imshow(img)
+                ax.imshow(panel, cmap="jet", alpha=0.5)
+            if col == 0:
+                ax.set_ylabel(rows[row], fontsize=9)
+    dataset, _ = describe_dataset(meta.loc[list(dict.fromkeys(h["trial_key"]))].reset_index())
+    fig.suptitle(f"Localization heatmaps on defective test images, dataset {dataset}", fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -20,7 +20,8 @@ class SinkCallback(tune.Callback):
         row = result["row"]  # status "ok" after the final report, "stopped" if a scheduler ended it
         final = bool(result.get("final"))
         self.sink.write_trial(row, result.get("scores") if final else None,
-                              result.get("embeddings") if final else None)
+                              result.get("embeddings") if final else None,
+                              result.get("heatmaps") if final else None)
         self.done += 1
         val = f"  val_auc {row['val_auc']:.4f}" if row.get("val_auc") is not None else ""
         print(f"[study] {self.done}/{self.total} {row['category']:<12s} {row['variant']:<15s} "

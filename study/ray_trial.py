@@ -19,7 +19,7 @@ from ray import tune
 from trainables.config import TrialConfig
 from trainables.trial import run_trial
 
-_SCALARS = ("step", "image_auc", "val_auc", "loss", "train_seconds", "eval_seconds", "images_per_second")
+_SCALARS = ("step", "image_auc", "pixel_auc", "val_auc", "loss", "train_seconds", "eval_seconds", "images_per_second")
 
 
 def provenance() -> dict[str, str]:
@@ -90,4 +90,5 @@ def trainable(config: dict[str, Any]) -> None:
     m = result.metrics
     final = {k: m[k] for k in _SCALARS if m.get(k) is not None}
     tune.report({**final, "final": True, "row": make_row(spec, cfg, key, m, "ok", started, restored),
-                 "scores": result.scores, "embeddings": result.embedding_rows(key)})
+                 "scores": result.scores, "embeddings": result.embedding_rows(key),
+                 "heatmaps": {"trial_key": [key] * len(result.heatmaps.get("kind", [])), **result.heatmaps}})

@@ -58,7 +58,8 @@ class ResultsSink:
         return final
 
     def write_trial(self, row: dict[str, Any], scores: dict[str, list] | None = None,
-                    embeddings: dict[str, list] | None = None) -> str:
+                    embeddings: dict[str, list] | None = None,
+                    heatmaps: dict[str, list] | None = None) -> str:
         """Scores and embeddings first, then the trial row: a row on disk means they are there too."""
         key, study = row["trial_key"], row["study"]
         if scores is not None:
@@ -66,6 +67,8 @@ class ResultsSink:
             self._write("scores", study, key, pa.table({"trial_key": [key] * n, **scores}))
         if embeddings is not None and embeddings.get("kind"):
             self._write("embeddings", study, key, pa.table(embeddings))
+        if heatmaps is not None and heatmaps.get("kind"):
+            self._write("heatmaps", study, key, pa.table(heatmaps))
         return self._write("trials", study, key, _table([row]))
 
 
@@ -93,6 +96,11 @@ def read_scores(results: str) -> pd.DataFrame:
 def read_embeddings(results: str) -> pd.DataFrame:
     """Small per-trial embedding samples (normal, defect, cutpaste, scar) for t-SNE figures."""
     return _read_folder(results, "embeddings")
+
+
+def read_heatmaps(results: str) -> pd.DataFrame:
+    """A few test images per localizing trial with mask and heatmap (Figure 4)."""
+    return _read_folder(results, "heatmaps")
 
 
 def done_keys(results: str) -> set[str]:

@@ -180,16 +180,28 @@ class PixelBatch:
     """
 
     def __init__(self, store: PixelStore, sources: Tensor, gen: torch.Generator, *,
-                 translate: float = 0.0, jitter: float = 0.0):
-        h, w = store.h, store.w
-        self.store, self.sources, self.gen, self.h, self.w = store, sources, gen, h, w
+                 translate: float = 0.0, jitter: float = 0.0, crop: int | None = None):
+        """``crop``: output random ``crop`` x ``crop`` windows of the stored images instead of
+        whole (translated) images: the training input of patch-level models (Sec. 4.2)."""
+        self.store, self.sources, self.gen = store, sources, gen
         self.b, self.device = sources.shape[0], store.device
-        dy = dx = torch.zeros(self.b, dtype=torch.long, device=self.device)
-        if translate > 0:
-            dy = (uniform(gen, self.b, -translate, translate, self.device) * h).round().long()
-            dx = (uniform(gen, self.b, -translate, translate, self.device) * w).round().long()
-        self.rows = _reflect(torch.arange(h, device=self.device).view(1, h) - dy.view(-1, 1), h)
-        self.cols = _reflect(torch.arange(w, device=self.device).view(1, w) - dx.view(-1, 1), w)
+        if crop is not None:
+            if not 1 <= crop <= min(store.h, store.w):
+                raise ValueError(f"crop {crop} does not fit images of {store.h}x{store.w}")
+            h = w = crop
+            top = (torch.rand(self.b, generator=gen, device=self.device) * (store.h - crop + 1)).long()
+            left = (torch.rand(self.b, generator=gen, device=self.device) * (store.w - crop + 1)).long()
+            self.rows = top.view(-1, 1) + torch.arange(crop, device=self.device).view(1, crop)
+            self.cols = left.view(-1, 1) + torch.arange(crop, device=self.device).view(1, crop)
+        else:
+            h, w = store.h, store.w
+            dy = dx = torch.zeros(self.b, dtype=torch.long, device=self.device)
+            if translate > 0:
+                dy = (uniform(gen, self.b, -translate, translate, self.device) * h).round().long()
+                dx = (uniform(gen, self.b, -translate, translate, self.device) * w).round().long()
+            self.rows = _reflect(torch.arange(h, device=self.device).view(1, h) - dy.view(-1, 1), h)
+            self.cols = _reflect(torch.arange(w, device=self.device).view(1, w) - dx.view(-1, 1), w)
+        self.h, self.w = h, w          # output size
         self.mean_rgb = store.mean_rgb[sources]
         self.colour = jitter_affine(self.mean_rgb, jitter, gen)
         self.base_index = self.pointer(torch.arange(h, device=self.device).view(1, h, 1),
@@ -203,7 +215,8 @@ class PixelBatch:
         xs = xs.clamp(0, w - 1).expand(b, *xs.shape[1:])
         r = self.rows.gather(1, ys.reshape(b, -1)).view(ys.shape)
         c = self.cols.gather(1, xs.reshape(b, -1)).view(xs.shape)
-        return self.sources.view(b, 1, 1) * (h * w) + r * w + c
+        sh, sw = self.store.h, self.store.w
+        return self.sources.view(b, 1, 1) * (sh * sw) + r * sw + c
 
     def render(self, index: Tensor, inside: Tensor | None = None,
                patch_colour: Affine | None = None) -> Tensor:

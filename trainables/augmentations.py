@@ -172,7 +172,7 @@ def _two_way(name: str, aug: str) -> Variant:
     return Variant(name, (("normal", _normal), (aug, AUGMENTATIONS[aug])))
 
 
-VARIANTS: dict[str, Variant] = {v.name: v for v in [
+_IMAGE_LEVEL: dict[str, Variant] = {v.name: v for v in [
     _two_way("cutpaste", "cutpaste"),
     _two_way("cutpaste_scar", "cutpaste_scar"),
     Variant("cutpaste_3way", (("normal", _normal), ("cutpaste", AUGMENTATIONS["cutpaste"]),
@@ -185,6 +185,12 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in [
     _two_way("scar", "scar"),
     Variant("rotation", tuple((f"rot{90 * k}", _rotated(k)) for k in range(4))),
 ]}
+# Patch-level twins (Sec. 4.2): the same task on random crops; scored densely for localization.
+PATCH_TASKS = ("cutpaste", "cutpaste_scar", "cutpaste_3way", "cutpaste_union")
+VARIANTS: dict[str, Variant] = {
+    **_IMAGE_LEVEL,
+    **{f"{n}_patch": Variant(f"{n}_patch", _IMAGE_LEVEL[n].class_transforms, patch_level=True) for n in PATCH_TASKS},
+}
 
 
 def create_variant(name: str) -> Variant:
@@ -195,6 +201,7 @@ def create_variant(name: str) -> Variant:
 
 
 def source_batch(store: PixelStore, sources: Tensor, cfg: "TrialConfig",
-                 gen: torch.Generator) -> PixelBatch:
-    """The base augmentation of every source image: translation and colour jitter (Sec. 4)."""
-    return PixelBatch(store, sources, gen, translate=cfg.translate, jitter=cfg.jitter)
+                 gen: torch.Generator, crop: int | None = None) -> PixelBatch:
+    """The base augmentation of every source image: translation and colour jitter (Sec. 4);
+    patch-level variants take a random ``crop`` window instead of translating."""
+    return PixelBatch(store, sources, gen, translate=cfg.translate, jitter=cfg.jitter, crop=crop)

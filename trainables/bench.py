@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--variant", default="cutpaste_3way")
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--precision", default="auto", choices=("auto", "bf16", "fp32"),
-                    help="auto: bf16 + channels-last on CUDA, fp32 on CPU")
+                    help="auto: bf16 + channels-last on CUDA and on CPUs with native bf16")
     ap.add_argument("--seconds", type=float, default=5.0, help="minimum time per measurement")
     ap.add_argument("--end-to-end", action="store_true",
                     help="train N steps with ours and with the PIL + DataLoader reference")

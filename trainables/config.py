@@ -61,6 +61,12 @@ class TrialConfig:
     scar_length_max: float = 25.0
     scar_rotation: float = 45.0   # degrees, uniform in (-r, r)
     confetti_blobs: int = 8       # Confetti baseline: blobs per image
+    # patch-level variants (*_patch, Sec. 4.2 / App. A.5): crops, dense scoring, localization
+    patch_size: int = 64          # training crop and scoring window (App. A.5 uses 32)
+    patch_stride: int = 4         # stride of dense patch scoring over the test image
+    patch_gde: str = "auto"       # auto: per-location GDE for aligned objects (registry), else shared
+    gradcam: bool = False         # image-level variants: GradCAM heatmaps and pixel_auc (Table 2)
+    heatmap_sample: int = 4       # test images whose heatmaps are kept for Figure 4
     # density estimator on L2-normalised pooled features of un-augmented train/good
     density: str = "ledoit_wolf"
     feature_layers: str = "layer4"   # comma list of encoder stages pooled for the GDE
@@ -71,7 +77,7 @@ class TrialConfig:
     device: str = "auto"
     threads: int = 0              # torch CPU threads; 0 = torch's default
     compile: bool = False         # torch.compile the model (off by default on CPU)
-    precision: str = "auto"       # auto: bf16 autocast + channels-last on CUDA, fp32 on CPU
+    precision: str = "auto"       # auto: bf16 autocast + channels-last on CUDA and bf16-capable CPUs
 
     # ------------------------------------------------------------------ checks
     def __post_init__(self) -> None:
@@ -117,6 +123,12 @@ class TrialConfig:
         need(self.device in DEVICES, "device", f"must be one of {list(DEVICES)}")
         need(self.threads >= 0, "threads", "must be >= 0")
         need(self.precision in PRECISIONS, "precision", f"must be one of {list(PRECISIONS)}")
+        if self.variant.endswith("_patch"):
+            need(8 <= self.patch_size <= self.image_size, "patch_size", "must be in [8, image_size]")
+        need(1 <= self.patch_stride <= self.patch_size, "patch_stride", "must be in [1, patch_size]")
+        need(self.patch_gde in ("auto", "per_location", "shared"), "patch_gde",
+             "must be auto, per_location or shared")
+        need(self.heatmap_sample >= 0, "heatmap_sample", "must be >= 0")
 
     @property
     def feature_layer_list(self) -> list[str]:
@@ -227,6 +239,14 @@ _SCRATCH_SMOKE = {"backbone": "resnet18", "image_size": 64, "batch_size": 16, "s
                   "eval_interval": 0, "embedding_sample": 32}
 
 
+# Patch-level variants at the smoke budget: 32 px windows of 128 px images scored at stride
+# 8 (13 x 13 windows per image), local features (stages 2 and 3) of EfficientNet-Lite0
+# fine-tuned on crops; chosen by measurement (README, "Localization").
+_PATCH_SMOKE = {"backbone": "efficientnet_lite0", "pretrained": "finetune", "image_size": 128,
+                "patch_size": 32, "patch_stride": 8, "batch_size": 16, "head_steps": 10, "steps": 20,
+                "feature_layers": "layer2,layer3", "eval_interval": 0, "embedding_sample": 32}
+
+
 def budget_defaults(budget: str, values: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The budget's defaults for a config whose own ``values`` are given.
 
@@ -235,6 +255,9 @@ def budget_defaults(budget: str, values: Mapping[str, Any] | None = None) -> dic
     """
     if budget not in _BUDGETS:
         raise ConfigError(f"unknown budget {budget!r}; choose one of {list(BUDGETS)}")
-    if budget == "smoke" and values is not None and str(values.get("pretrained")) == "none":
+    values = values or {}
+    if budget == "smoke" and str(values.get("pretrained")) == "none":
         return dict(_SCRATCH_SMOKE)
+    if budget == "smoke" and str(values.get("variant", "")).endswith("_patch"):
+        return dict(_PATCH_SMOKE)
     return dict(_BUDGETS[budget])

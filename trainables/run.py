@@ -51,12 +51,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"image AUC      {m['image_auc']:.4f}")
     for defect, auc in m["auc_by_defect"].items():
         print(f"  {defect:<22s} {auc:.4f}")
+    if m.get("pixel_auc") is not None:
+        print(f"pixel AUC      {m['pixel_auc']:.4f}")
     if m.get("val_auc") is not None:
         print(f"val AUC        {m['val_auc']:.4f}")
     print(f"train {m['train_seconds']:.1f}s  eval {m['eval_seconds']:.1f}s  "
           f"{m['images_per_second']:.0f} images/s on {m['device']}")
     if args.json:
-        keys = ("image_auc", "auc_by_defect", "val_auc", "train_seconds", "eval_seconds",
+        keys = ("image_auc", "pixel_auc", "auc_by_defect", "val_auc", "train_seconds", "eval_seconds",
                 "images_per_second", "dataset", "device")
         print(json.dumps({**{k: m.get(k) for k in keys}, "config": cfg.to_dict()}))
     return 0

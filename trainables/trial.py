@@ -35,6 +35,7 @@ class TrialResult:
     config: TrialConfig
     scores: dict[str, list]                     # per test image: image_path, label, defect_type, score
     embeddings: dict[str, Any] = field(default_factory=dict)  # kind -> [n, d] features, for t-SNE figures
+    heatmaps: dict[str, list] = field(default_factory=dict)    # Figure 4 rows (localizing variants)
 
     def embedding_rows(self, trial_key: str) -> dict[str, list]:
         """Columns of the ``embeddings`` results table: one row per sampled image."""
@@ -47,9 +48,22 @@ class TrialResult:
         return cols
 
 
+def cpu_has_native_bf16() -> bool:
+    """AVX512-BF16 or AMX: oneDNN then runs bf16 convolutions about twice as fast as fp32."""
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, name, lambda: False)() for name in probes)
+
+
 def use_bf16(cfg: TrialConfig, device: torch.device) -> bool:
-    """bf16 autocast: always on CUDA under ``auto``; on CPU only when asked (``precision=bf16``)."""
-    return cfg.precision == "bf16" or (cfg.precision == "auto" and device.type == "cuda")
+    """bf16 autocast under ``auto``: on CUDA, and on CPUs with native bf16 instructions.
+
+    Measured on this project's 2-core CPU (AVX512-BF16): ResNet-18 training at 128 px went
+    from 47 to 91 images/s, EfficientNet-Lite0 fine-tuning ran 1.5-1.8x faster, at equal AUC
+    within seed noise. ``precision=fp32`` turns it off.
+    """
+    if cfg.precision != "auto":
+        return cfg.precision == "bf16"
+    return device.type == "cuda" or cpu_has_native_bf16()
 
 
 def prepare_model(model: torch.nn.Module, cfg: TrialConfig, device: torch.device):
@@ -112,13 +126,30 @@ def embedding_sample(model, data: CategoryData, store: PixelStore, test_feats: n
 
 
 def evaluate(model, data: CategoryData, fit_idx: np.ndarray, cfg: TrialConfig,
-             device: torch.device, val_idx: np.ndarray | None = None) -> dict[str, Any]:
-    """GDE on un-augmented normal training images; AUC on the test set."""
+             device: torch.device, val_idx: np.ndarray | None = None,
+             patch_level: bool = False) -> dict[str, Any]:
+    """GDE on un-augmented normal training images; AUC on the test set (and pixel AUC when
+    the variant localizes: patch-level variants, or GradCAM when ``cfg.gradcam``)."""
     train_feats = extract_features(model, data.train[fit_idx], cfg, device)
     test_feats = extract_features(model, data.test, cfg, device)
     density = DensityEstimator(cfg.density, seed=cfg.seed).fit(train_feats)
-    scores = density.score(test_feats)
-    train_scores = density.score(train_feats)
+    maps = None
+    if patch_level:
+        from trainables.localization import WindowDensity, dense_window_features, upsample_window_scores
+        bf16 = use_bf16(cfg, device)
+        train_windows = dense_window_features(model, data.train[fit_idx], cfg, device, bf16)
+        test_windows = dense_window_features(model, data.test, cfg, device, bf16)
+        windows = WindowDensity(cfg).fit(train_windows)
+        window_scores = windows.score(test_windows)
+        scores = window_scores.max(axis=1)                  # image score: the worst window
+        train_scores = windows.score(train_windows).max(axis=1)
+        maps = upsample_window_scores(window_scores, data.image_size, cfg)
+    else:
+        scores = density.score(test_feats)
+        train_scores = density.score(train_feats)
+        if cfg.gradcam:
+            from trainables.localization import gradcam_maps
+            maps = gradcam_maps(model, density, data.test, cfg, device)
     out = {
         "image_auc": image_auc(data.test_labels, scores),
         "auc_by_defect": auc_by_defect(data.test_labels, scores, data.test_defects),
@@ -127,12 +158,34 @@ def evaluate(model, data: CategoryData, fit_idx: np.ndarray, cfg: TrialConfig,
         "train_score_std": float(train_scores.std()),
         "test_features": test_feats,
         "train_features": train_feats,
+        "maps": maps,
     }
-    if val_idx is not None and len(val_idx):
+    if maps is not None:
+        from trainables.localization import pixel_auc
+        out["pixel_auc"] = pixel_auc(maps, data.test_masks.numpy())
+    if val_idx is not None and len(val_idx) and not patch_level:
         from trainables.validation import VAL_DEFECT_FAMILY, val_auc
         out["val_auc"] = val_auc(density, model, data, val_idx, cfg, device)
         out["val_defects"] = VAL_DEFECT_FAMILY
     return out
+
+
+def heatmap_rows(data: CategoryData, maps: np.ndarray, cfg: TrialConfig, kind: str) -> dict[str, list]:
+    """A few defective test images with their mask and heatmap (Figure 4), at <= 128 px."""
+    defect_idx = np.flatnonzero(np.asarray(data.test_labels) == 1)
+    if cfg.heatmap_sample <= 0 or len(defect_idx) == 0:
+        return {}
+    pick = defect_idx[np.linspace(0, len(defect_idx) - 1, min(cfg.heatmap_sample, len(defect_idx))).round().astype(int)]
+    size = min(data.image_size, 128)
+    img = F.interpolate(data.test[pick].float(), size=(size, size), mode="area").round().to(torch.uint8)
+    mask = F.interpolate(data.test_masks[pick].unsqueeze(1).float(), size=(size, size), mode="area")[:, 0]
+    heat = F.interpolate(torch.as_tensor(maps[pick], dtype=torch.float32).unsqueeze(1), size=(size, size),
+                         mode="area")[:, 0]
+    return {"image_path": [data.test_paths[i] for i in pick], "defect_type": [data.test_defects[i] for i in pick],
+            "kind": [kind] * len(pick), "size": [size] * len(pick),
+            "image": [m.permute(1, 2, 0).reshape(-1).tolist() for m in img],
+            "mask": [m.reshape(-1).tolist() for m in (mask > 0.5).to(torch.uint8)],
+            "heatmap": [m.reshape(-1).tolist() for m in heat]}
 
 
 @dataclass(frozen=True)
@@ -187,7 +240,8 @@ def train_step(model, opt, variant, store: PixelStore, cfg: TrialConfig, gen: to
     Returns the (un-synchronised) loss tensor and the number of trained images.
     """
     sources = torch.randint(0, store.n, (cfg.batch_size,), generator=gen, device=store.device)
-    images, labels = variant.make_batch(source_batch(store, sources, cfg, gen), cfg)
+    crop = cfg.patch_size if variant.patch_level else None
+    images, labels = variant.make_batch(source_batch(store, sources, cfg, gen, crop=crop), cfg)
     if amp:
         images = images.contiguous(memory_format=torch.channels_last)
     with torch.autocast(store.device.type, dtype=torch.bfloat16, enabled=amp):
@@ -256,12 +310,13 @@ def run_trial(config: TrialConfig | Mapping[str, Any], data_root: str | Path | N
             torch.cuda.synchronize()
         train_seconds += time.perf_counter() - t0
         t1 = time.perf_counter()
-        ev = evaluate(model, data, fit_idx, cfg, device, val_idx)
+        ev = evaluate(model, data, fit_idx, cfg, device, val_idx, patch_level=variant.patch_level)
         eval_seconds += time.perf_counter() - t1
         last = ev
         metrics = {
             "step": step,
             "image_auc": ev["image_auc"],
+            "pixel_auc": ev.get("pixel_auc"),
             "auc_by_defect": ev["auc_by_defect"],
             "val_auc": ev.get("val_auc"),
             "val_defects": ev.get("val_defects"),
@@ -296,4 +351,8 @@ def run_trial(config: TrialConfig | Mapping[str, Any], data_root: str | Path | N
         "score": last["scores"].astype(float).tolist(),
     }
     embeddings = embedding_sample(model, data, store, last["test_features"], cfg, device)
-    return TrialResult(metrics=metrics, config=cfg, scores=scores, embeddings=embeddings)
+    heatmaps = {}
+    if last.get("maps") is not None:
+        kind = "patch" if variant.patch_level else "gradcam"
+        heatmaps = heatmap_rows(data, last["maps"], cfg, kind)
+    return TrialResult(metrics=metrics, config=cfg, scores=scores, embeddings=embeddings, heatmaps=heatmaps)

@@ -20,7 +20,8 @@ def write_study(sink, study: str, configs: list[dict], data_root) -> None:
         result = run_trial(cfg, data_root=data_root)
         row = make_row({"study": study, "budget": "smoke"}, cfg, key, result.metrics, "ok",
                        dt.datetime.now(dt.timezone.utc))
-        sink.write_trial(row, result.scores, result.embedding_rows(key))
+        heatmaps = {"trial_key": [key] * len(result.heatmaps.get("kind", [])), **result.heatmaps}
+        sink.write_trial(row, result.scores, result.embedding_rows(key), heatmaps)
 
 
 @pytest.fixture(scope="session")
@@ -35,4 +36,8 @@ def results_dir(tmp_path_factory, small_dataset):
               for s in seeds]
     write_study(sink, "table1", table1, small_dataset)
     write_study(sink, "table7_optim", [{"category": "bottle", "lr": lr} for lr in (0.01, 0.1)], small_dataset)
+    loc = {"gradcam": True, "patch_size": 16, "patch_stride": 8, "heatmap_sample": 2}
+    write_study(sink, "table2_localization", [{"variant": v, "category": c, **loc}
+                                              for c in ("carpet", "bottle")
+                                              for v in ("cutpaste_3way_patch", "cutpaste_3way")], small_dataset)
     return out

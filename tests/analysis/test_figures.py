@@ -15,7 +15,7 @@ def test_figures_cli_writes_every_figure_for_the_studies_present(results_dir, sm
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr + r.stdout
     expected = ["table1_bars", "table1_roc", "table1_tsne", "table7_optim_bars", "table7_optim_ablation",
-                "table7_optim_roc", "samples"]
+                "table7_optim_roc", "table2_localization_heatmaps", "table2_localization_bars", "samples"]
     for name in expected:
         for ext in ("png", "pdf"):
             f = tmp_path / f"{name}.{ext}"

@@ -69,8 +69,8 @@ def test_paper_numbers_and_differences_sit_beside_mvtec_results():
     assert cell(t, "all", "cutpaste")["paper"] == pytest.approx(0.909)
     md = render(t, "markdown")
     assert "mvtec_ad@abc" in md and "budget paper" in md
-    assert "| carpet | 92.0 ± 1.2 | 93.1 | -1.1 |" in md
-    assert "(n=2)" in md   # grid has 2 seeds where the others have 3
+    assert "| carpet | 92.0 ± 1.2 (n=3) | 93.1 | -1.1 |" in md   # n is shown where it is not the paper's 5
+    assert "(n=2)" in md
 
 
 def test_other_datasets_get_no_paper_columns_and_the_caption_says_why():

@@ -68,7 +68,7 @@ def ablation_curves(trials: pd.DataFrame, study: str, metric: str = "image_auc")
     if not varied:
         return None
     dataset, _ = describe_dataset(ok)
-    fig, axes = plt.subplots(1, len(varied), figsize=(4.5 * len(varied), 3.8), squeeze=False)
+    fig, axes = plt.subplots(1, len(varied), figsize=(max(7.0, 4.5 * len(varied)), 4.2), squeeze=False)
     for ax, param in zip(axes[0], varied):
         cells = seed_summary(ok, [param, "category"], metric)
         cells["group"] = cells["category"].map(group_of)
@@ -85,8 +85,8 @@ def ablation_curves(trials: pd.DataFrame, study: str, metric: str = "image_auc")
         ax.set_ylabel(f"{metric.replace('_', ' ')} (%)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle(f"Study '{study}': AUC vs swept parameters (mean over categories, other params pooled)\n"
-                 f"dataset {dataset}", fontsize=10)
+    fig.suptitle(f"Study '{study}': AUC vs swept parameters\n(mean over categories; other swept "
+                 f"parameters pooled), dataset {dataset}", fontsize=10)
     fig.tight_layout()
     return fig
 

@@ -34,13 +34,31 @@ def filesystem(results: str) -> tuple[pafs.FileSystem, str]:
     return pafs.LocalFileSystem(), os.path.abspath(str(results))
 
 
+_FLOATS = ("train_seconds", "eval_seconds", "images_per_second", "train_score_mean", "train_score_std")
+
+
+def _declared_type(name: str) -> pa.DataType:
+    """A column's type even when this row has no value for it: a null-typed column in one
+    file and a typed one in another would make ``pandas.read_parquet(<results>/trials)`` fail."""
+    from trainables.config import FIELD_TYPES
+    if name in _TYPES:
+        return _TYPES[name]
+    if name in _FLOATS:
+        return pa.float64()
+    py = FIELD_TYPES.get(name)
+    return {int: pa.int64(), float: pa.float64(), bool: pa.bool_()}.get(py, pa.string())
+
+
 def _table(rows: list[dict[str, Any]]) -> pa.Table:
     cols = {}
     for name in rows[0]:
         values = [r.get(name) for r in rows]
         if name == "auc_by_defect":
             values = [list(v.items()) if v is not None else None for v in values]
-        cols[name] = pa.array(values, type=_TYPES.get(name))
+        typ = _TYPES.get(name)
+        if typ is None and all(v is None for v in values):
+            typ = _declared_type(name)
+        cols[name] = pa.array(values, type=typ)
     return pa.table(cols)
 
 

@@ -284,6 +284,8 @@ def run_trial(config: TrialConfig | Mapping[str, Any], data_root: str | Path | N
     step_model = torch.compile(model) if cfg.compile else model
 
     store = PixelStore(data.train[fit_idx].to(device))     # whole train set lives on the device
+    dataset_name = dataset_id(root)
+    device_label = str(device) if device.type == "cpu" else torch.cuda.get_device_name(device)
     interval = cfg.eval_interval if cfg.eval_interval > 0 else total_steps
     train_seconds = eval_seconds = 0.0
     trained_images = 0
@@ -324,6 +326,8 @@ def run_trial(config: TrialConfig | Mapping[str, Any], data_root: str | Path | N
             "train_seconds": train_seconds,
             "eval_seconds": eval_seconds,
             "images_per_second": trained_images / train_seconds if train_seconds > 0 else 0.0,
+            "dataset": dataset_name,
+            "device": device_label,
         }
         if verbose:
             print(f"[trial] {cfg.category}/{cfg.variant} step {step}/{total_steps} "
@@ -339,8 +343,6 @@ def run_trial(config: TrialConfig | Mapping[str, Any], data_root: str | Path | N
             report(metrics, state)
 
     metrics.update(
-        dataset=dataset_id(root),
-        device=str(device) if device.type == "cpu" else torch.cuda.get_device_name(device),
         train_score_mean=last["train_score_mean"],
         train_score_std=last["train_score_std"],
     )

@@ -46,3 +46,13 @@ def test_readers_keep_columns_that_only_later_files_have(tmp_path):
     sink.write_trial(row("b", pixel_auc=0.95))
     df = read_trials(str(tmp_path)).set_index("trial_key")
     assert df.loc["b", "pixel_auc"] == 0.95 and pd.isna(df.loc["a", "pixel_auc"])
+
+
+def test_a_column_empty_in_one_row_and_filled_in_another_still_reads_with_pandas(tmp_path):
+    # a stopped trial has no device or budget yet; a finished one has them
+    sink = ResultsSink(str(tmp_path))
+    sink.write_trial(row("a1", status="stopped", device=None, budget=None, lr=None, restored_from_step=None))
+    sink.write_trial(row("b2", device="cpu", budget="smoke", lr=0.1, restored_from_step=40))
+    df = pd.read_parquet(tmp_path / "trials").sort_values("trial_key")
+    assert df["device"].tolist()[1] == "cpu" and pd.isna(df["device"].tolist()[0])
+    assert df["lr"].tolist()[1] == 0.1 and df["restored_from_step"].tolist()[1] == 40

@@ -27,18 +27,24 @@ def _load(results: str, study: str | None) -> tuple[pd.DataFrame, pd.DataFrame]:
     return trials, read_scores(results)
 
 
+def _tables(trials: pd.DataFrame, scores: pd.DataFrame):
+    """(study, table) for every study with finished trials; the others are named and skipped."""
+    from analysis.tables import build_table
+
+    for study in sorted(set(trials["study"])):
+        try:
+            yield study, build_table(study, trials, scores)
+        except ValueError as e:
+            print(f"[analysis] skipping {study}: {e}", file=sys.stderr)
+
+
 def cmd_tables(args: argparse.Namespace) -> int:
-    from analysis.tables import build_table, render
+    from analysis.tables import render
 
     trials, scores = _load(args.results, args.study)
     out = Path(args.out) if args.out else (Path(args.results) / "tables" if args.format != "markdown" else None)
     written = 0
-    for study in sorted(set(trials["study"])):
-        try:
-            table = build_table(study, trials, scores)
-        except ValueError as e:
-            print(f"[analysis] skipping {study}: {e}", file=sys.stderr)
-            continue
+    for study, table in _tables(trials, scores):
         text = render(table, args.format)
         if args.format == "markdown":
             print(text)
@@ -65,7 +71,7 @@ def _figure_root(trials: pd.DataFrame, data_root: str | None):
 
 def cmd_figures(args: argparse.Namespace) -> int:
     from analysis import figures as F
-    from analysis.tables import build_table, describe_dataset
+    from analysis.tables import describe_dataset
 
     trials, scores = _load(args.results, args.study)
     embeddings = read_embeddings(args.results)
@@ -78,12 +84,7 @@ def cmd_figures(args: argparse.Namespace) -> int:
             made.extend(F.save(fig, out, name))
             print(f"[analysis] {name}", flush=True)
 
-    for study in sorted(set(trials["study"])):
-        try:
-            table = build_table(study, trials, scores)
-        except ValueError as e:
-            print(f"[analysis] skipping {study}: {e}", file=sys.stderr)
-            continue
+    for study, table in _tables(trials, scores):
         keep(F.category_bars(table), f"{study}_bars")
         keep(F.ablation_curves(trials, study, table.kind.metric), f"{study}_ablation")
         keep(F.roc_curves(trials, scores, study), f"{study}_roc")

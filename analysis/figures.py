@@ -48,14 +48,11 @@ def category_bars(table: Table) -> Figure:
     ax.set_xticks(x + width * (k - 1) / 2, rows, rotation=45, ha="right")
     ax.set_ylabel("AUC (%)")
     ax.set_ylim(0, 105)
-    ax.set_title(f"{table.kind.title}, per category\n{describe_dataset_from(table)}", fontsize=10)
+    budget = table.caption.split(", budget ", 1)[-1].split(";", 1)[0]
+    ax.set_title(f"{table.kind.title}, per category\ndataset {table.dataset}, budget {budget}", fontsize=10)
     ax.legend(fontsize=7, ncol=2, loc="lower right")
     fig.tight_layout()
     return fig
-
-
-def describe_dataset_from(table: Table) -> str:
-    return table.caption.split(", dataset ", 1)[-1].split("; mean", 1)[0]
 
 
 def ablation_curves(trials: pd.DataFrame, study: str, metric: str = "image_auc") -> Figure | None:

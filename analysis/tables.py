@@ -131,6 +131,7 @@ class Table:
     data: pd.DataFrame            # long: row, row_type, column, mean, se, n, paper, paper_se, diff
     columns: list[str]
     caption: str
+    dataset: str
 
 
 def describe_dataset(trials: pd.DataFrame) -> tuple[str, bool]:
@@ -191,7 +192,7 @@ def build_table(study: str, trials: pd.DataFrame, scores: pd.DataFrame | None = 
                     "numbers are not comparable.")
     elif kind.number:
         caption += f" 'paper' is the paper's Table {kind.number}; Δ = ours - paper."
-    return Table(study, kind, long, columns, caption)
+    return Table(study, kind, long, columns, caption, dataset)
 
 
 def _cell(mean: float, se: float, n: int, n_common: int) -> str:

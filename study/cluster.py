@@ -32,13 +32,9 @@ class ClusterError(RuntimeError):
 
 def _current_cluster_address() -> str | None:
     """The GCS address of the cluster ``ray start`` last started on this machine, if any."""
-    candidates = [Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster", Path("/tmp/ray/ray_current_cluster")]
-    for path in candidates:
-        if path.is_file():
-            text = path.read_text().strip()
-            if text:
-                return text
-    return None
+    path = Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster"
+    text = path.read_text().strip() if path.is_file() else ""
+    return text or None
 
 
 def resolve_address(address: str | None) -> str:

@@ -24,15 +24,11 @@ from torch.utils.data import DataLoader, Dataset
 
 from trainables.augment_ops import PixelStore
 from trainables.augmentations import create_variant
+from trainables.bench import _sync
 from trainables.config import TrialConfig
 from trainables.model import build_model
 from trainables.reference_pil import PilCutPaste3Way
 from trainables.trial import prepare_model, train_step
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
 
 
 def ours(cfg: TrialConfig, images_u8: torch.Tensor, steps: int, device: torch.device) -> float:

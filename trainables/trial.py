@@ -130,9 +130,11 @@ def evaluate(model, data: CategoryData, fit_idx: np.ndarray, cfg: TrialConfig,
              patch_level: bool = False) -> dict[str, Any]:
     """GDE on un-augmented normal training images; AUC on the test set (and pixel AUC when
     the variant localizes: patch-level variants, or GradCAM when ``cfg.gradcam``)."""
-    train_feats = extract_features(model, data.train[fit_idx], cfg, device)
-    test_feats = extract_features(model, data.test, cfg, device)
-    density = DensityEstimator(cfg.density, seed=cfg.seed).fit(train_feats)
+    test_feats = extract_features(model, data.test, cfg, device)   # also the t-SNE sample's source
+    train_feats = density = None
+    if not patch_level:
+        train_feats = extract_features(model, data.train[fit_idx], cfg, device)
+        density = DensityEstimator(cfg.density, seed=cfg.seed).fit(train_feats)
     maps = None
     if patch_level:
         from trainables.localization import WindowDensity, dense_window_features, upsample_window_scores
@@ -157,7 +159,6 @@ def evaluate(model, data: CategoryData, fit_idx: np.ndarray, cfg: TrialConfig,
         "train_score_mean": float(train_scores.mean()),
         "train_score_std": float(train_scores.std()),
         "test_features": test_feats,
-        "train_features": train_feats,
         "maps": maps,
     }
     if maps is not None:

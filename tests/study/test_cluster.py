@@ -77,18 +77,18 @@ def two_node_cluster():
         shutil.rmtree(temp, ignore_errors=True)
 
 
-def launch_cmd(cluster, spec: Path, data_root, results: Path) -> list[str]:
+def launch_cmd(cluster, tmp_path: Path, data_root, name: str, steps: int, interval: int) -> tuple[list[str], Path]:
+    """The launcher command for a small study written to ``tmp_path``, and its results folder."""
+    spec, results = tmp_path / f"{name}.yaml", tmp_path / "results"
+    spec.write_text(SMALL_STUDY.format(name=name, steps=steps, interval=interval))
     return [sys.executable, "-m", "study.launch", "--cluster", "--address", cluster["address"],
-            "--study", str(spec), "--data-root", str(data_root), "--results", str(results)]
+            "--study", str(spec), "--data-root", str(data_root), "--results", str(results)], results
 
 
 @pytest.mark.slow
 def test_study_runs_on_both_nodes_of_a_real_cluster(two_node_cluster, small_dataset, tmp_path):
-    spec = tmp_path / "two_nodes.yaml"
-    spec.write_text(SMALL_STUDY.format(name="two_nodes", steps=300, interval=0))
-    results = tmp_path / "results"
-    r = subprocess.run(launch_cmd(two_node_cluster, spec, small_dataset, results), env=two_node_cluster["env"],
-                       capture_output=True, text=True, timeout=900)
+    cmd, results = launch_cmd(two_node_cluster, tmp_path, small_dataset, "two_nodes", steps=300, interval=0)
+    r = subprocess.run(cmd, env=two_node_cluster["env"], capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert "2 nodes" in r.stdout
     trials = pd.read_parquet(results / "trials")
@@ -100,11 +100,9 @@ def test_study_runs_on_both_nodes_of_a_real_cluster(two_node_cluster, small_data
 @pytest.mark.slow
 def test_a_trial_on_a_killed_node_is_retried_from_its_checkpoint(two_node_cluster, small_dataset, tmp_path):
     import psutil
-    spec = tmp_path / "node_loss.yaml"
-    spec.write_text(SMALL_STUDY.format(name="node_loss", steps=800, interval=50))
-    results = tmp_path / "results"
-    proc = subprocess.Popen(launch_cmd(two_node_cluster, spec, small_dataset, results), env=two_node_cluster["env"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    cmd, results = launch_cmd(two_node_cluster, tmp_path, small_dataset, "node_loss", steps=800, interval=50)
+    proc = subprocess.Popen(cmd, env=two_node_cluster["env"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
     try:
         # wait until both running trials (one per node) have saved a checkpoint, before any finished
         mark = f"--node_manager_port={two_node_cluster['worker_port']}"

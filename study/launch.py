@@ -76,7 +76,9 @@ def projected_cost(trials: list[TrialSpec], resources: dict[str, float]) -> str:
         for size in sorted({t.config["image_size"] for t in trials}):
             part = [t for t in trials if t.config["image_size"] == size]
             imgs = sum(images(t) for t in part)
-            found = rate_for(dev, size)
+            gpu_share = resources.get("gpu", 0)
+            per_gpu = max(1, int(round(1 / gpu_share))) if dev == "cuda" and 0 < gpu_share < 1 else 1
+            found = rate_for(dev, size, max_k=per_gpu if dev == "cuda" else None)
             if found is None:
                 known = False
                 lines.append(f"  {len(part)} trials at {size}px: {dev} throughput not measured "

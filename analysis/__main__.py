@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from study.sink import read_embeddings, read_heatmaps, read_scores, read_trials
+from study.sink import read_embeddings, read_heatmaps, read_history, read_scores, read_trials
 
 EXTENSIONS = {"markdown": "md", "latex": "tex", "csv": "csv"}
 
@@ -27,13 +27,15 @@ def _load(results: str, study: str | None) -> tuple[pd.DataFrame, pd.DataFrame]:
     return trials, read_scores(results)
 
 
-def _tables(trials: pd.DataFrame, scores: pd.DataFrame):
+def _tables(trials: pd.DataFrame, scores: pd.DataFrame, results: str):
     """(study, table) for every study with finished trials; the others are named and skipped."""
     from analysis.tables import build_table
+    from study.study_meta import read_study_meta
 
+    meta = read_study_meta(results)
     for study in sorted(set(trials["study"])):
         try:
-            yield study, build_table(study, trials, scores)
+            yield study, build_table(study, trials, scores, meta.get(study))
         except ValueError as e:
             print(f"[analysis] skipping {study}: {e}", file=sys.stderr)
 
@@ -44,7 +46,7 @@ def cmd_tables(args: argparse.Namespace) -> int:
     trials, scores = _load(args.results, args.study)
     out = Path(args.out) if args.out else (Path(args.results) / "tables" if args.format != "markdown" else None)
     written = 0
-    for study, table in _tables(trials, scores):
+    for study, table in _tables(trials, scores, args.results):
         text = render(table, args.format)
         if args.format == "markdown":
             print(text)
@@ -76,6 +78,7 @@ def cmd_figures(args: argparse.Namespace) -> int:
     trials, scores = _load(args.results, args.study)
     embeddings = read_embeddings(args.results)
     heatmaps = read_heatmaps(args.results)
+    history = read_history(args.results)
     out = Path(args.out)
     made: list[str] = []
 
@@ -84,8 +87,11 @@ def cmd_figures(args: argparse.Namespace) -> int:
             made.extend(F.save(fig, out, name))
             print(f"[analysis] {name}", flush=True)
 
-    for study, table in _tables(trials, scores):
+    for study, table in _tables(trials, scores, args.results):
         keep(F.category_bars(table), f"{study}_bars")
+        keep(F.critical_difference(table), f"{study}_cd")
+        if not history.empty:
+            keep(F.learning_curves(history, trials, study, table.kind.metric), f"{study}_learning_curve")
         keep(F.ablation_curves(trials, study, table.kind.metric), f"{study}_ablation")
         keep(F.roc_curves(trials, scores, study), f"{study}_roc")
         study_keys = set(trials.loc[trials["study"] == study, "trial_key"])

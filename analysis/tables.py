@@ -1,137 +1,47 @@
-"""The paper's tables rebuilt from the trials table, with the paper's numbers beside ours.
+"""The paper's tables rebuilt from the trials table, with their controls and their tests.
 
 Every study becomes one table: rows are categories (MVTec order) and the group rows
-texture / object / all; columns are the configurations the study varies (a variant, or
-``lr=0.1, steps=32768``...). ``build_table`` returns a tidy long DataFrame (one line per
-row x column, with ``mean``, ``se``, ``n`` and, where the paper reports the cell, ``paper``,
-``paper_se`` and ``diff``), and ``render`` turns it into markdown, LaTeX or CSV. The
-paper's columns appear only for MVTec AD results: on any other dataset a comparison
-would mean nothing, and the caption says so.
+texture / object / all; columns are the configurations the study trains (a variant, or
+``lr=0.1``...), then its controls (``study.controls``: the untrained or ImageNet-frozen
+encoder + GDE at the same budget), then a seed ensemble where the table has one.
+``build_table`` returns a ``Table``: a tidy long DataFrame (one line per row x column with
+``mean``, ``se``, ``n``, a bootstrap ``ci_low``/``ci_high``, the paired difference to the
+column's control, and, only where the trials follow the paper's protocol, ``paper``,
+``paper_se`` and ``diff``), the paired tests (``analysis.significance``), and a caption
+that names the model, budget and seeds and says why paper columns are missing.
+``render`` turns it into markdown, LaTeX or CSV.
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 
+from analysis.columns import assign_columns, describe_models, with_defaults  # noqa: F401 (re-export)
+from analysis.protocols import GROUP_MEMBERS, TableKind, group_complete, table_kind
 from analysis.reference import paper_value
+from analysis.significance import bootstrap_auc_interval, friedman, holm, paired_tests
 from analysis.stats import category_order, ensembles, group_rows, seed_summary
-from trainables.config import FIELD_TYPES, TrialConfig
 
 PAPER_SEEDS = 5      # the paper's n; a cell says its n when it differs
-NOT_CONFIG = {"category", "seed", "threads", "device", "eval_interval", "embedding_sample", "compile"}
-TABLE1_NAMES = {"rotation": "Rotation", "cutout": "Cutout", "scar": "Scar", "cutpaste": "CutPaste",
-                "cutpaste_scar": "CutPaste_scar", "cutpaste_3way": "CutPaste_3way"}
-TABLE4_NAMES = {"cutout": "Cutout", "cutout_mean": "Cutout(Mean)", "cutout_color": "Cutout(Color)",
-                "confetti": "Confetti", "cutpaste": "CutPaste"}
-TABLE5_NAMES = {"cutpaste": "CutPaste", "cutpaste_scar": "CutPaste(scar)",
-                "cutpaste_union": "Binary(Union)", "cutpaste_3way": "3-Way"}
-
-
-def _fmt(v) -> str:
-    return f"{v:g}" if isinstance(v, float) else str(v)
-
-
-def _table7(params: dict) -> str | None:
-    lr, steps = params.get("lr"), params.get("steps")
-    if steps in (None, 65536) and lr is not None:
-        return f"lr={_fmt(lr)}"
-    if lr in (None, 0.03) and steps is not None and steps % 256 == 0:
-        return f"epochs={steps // 256}"
-    return None
-
-
-def _table8(params: dict) -> str | None:
-    jitter, area = params.get("jitter"), params.get("area_ratio_max")
-    if area in (None, 0.15) and jitter is not None:
-        return f"jitter={_fmt(jitter)}"
-    if jitter in (None, 0.1) and area is not None:
-        return f"max_patch_area={_fmt(area)}"
-    return None
-
-
-def _table3(params: dict) -> str | None:
-    pretrained = params.get("pretrained")
-    layers = params.get("feature_layers", "layer4")
-    level = "pool" if layers == "layer4" else "l7"
-    return {"frozen": f"{level}_pretrain", "finetune": f"{level}_finetune"}.get(pretrained)
-
-
-@dataclass(frozen=True)
-class TableKind:
-    """How one of the paper's tables labels its columns and where its numbers are."""
-    number: str                      # paper table number, "" for none
-    title: str
-    metric: str = "image_auc"
-    paper_column: Callable[[dict], str | None] = field(default=lambda p: None)
-    ensemble: bool = False
-
-
-TABLE_KINDS = {
-    "table1": TableKind("1", "Table 1: image-level detection AUC",
-                        paper_column=lambda p: TABLE1_NAMES.get(p.get("variant")), ensemble=True),
-    "table2": TableKind("2", "Table 2: pixel-level localization AUC", metric="pixel_auc",
-                        paper_column=lambda p: ("CutPaste_3way_patch" if str(p.get("variant", "")).endswith("_patch")
-                                                else "GradCAM")),
-    "table3": TableKind("3", "Table 3: pretrained EfficientNet, without and with CutPaste fine-tuning",
-                        paper_column=_table3),
-    "table4": TableKind("4", "Table 4: Cutout variants vs CutPaste",
-                        paper_column=lambda p: TABLE4_NAMES.get(p.get("variant"))),
-    "table5": TableKind("5", "Table 5: binary, union and 3-way CutPaste",
-                        paper_column=lambda p: TABLE5_NAMES.get(p.get("variant"))),
-    "table7": TableKind("7", "Table 7: learning rate and training length", paper_column=_table7),
-    "table8": TableKind("8", "Table 8: colour jitter and maximum patch area", paper_column=_table8),
-}
-
-
-def table_kind(study: str) -> TableKind:
-    """Studies named after a paper table get its layout; ``demo``/``ensemble`` are Table-1 style."""
-    for prefix, kind in TABLE_KINDS.items():
-        if study.startswith(prefix):
-            return kind
-    if study in ("demo", "ensemble"):
-        return TABLE_KINDS["table1"]
-    return TableKind("", f"Study {study}: image-level detection AUC")
-
-
-def with_defaults(trials: pd.DataFrame) -> pd.DataFrame:
-    """Rows written before a config field existed get that field's default (it is what ran)."""
-    defaults = TrialConfig().to_dict()
-    out = trials.copy()
-    for c in FIELD_TYPES:
-        if c in NOT_CONFIG:
-            continue
-        if c not in out.columns:
-            out[c] = defaults[c]
-        elif out[c].isna().any():
-            out[c] = out[c].astype(object).where(out[c].notna(), defaults[c])
-    return out
-
-
-def varied_params(trials: pd.DataFrame) -> list[str]:
-    """Config columns that differ between trials of a study: they name its table columns."""
-    trials = with_defaults(trials)
-    cols = [c for c in FIELD_TYPES if c not in NOT_CONFIG]
-    varied = [c for c in cols if trials[c].astype(str).nunique(dropna=False) > 1]
-    return varied or ["variant"]
-
-
-def column_label(params: dict, varied: list[str]) -> str:
-    if varied == ["variant"]:
-        return str(params["variant"])
-    return ", ".join(f"{k}={_fmt(params[k])}" for k in varied)
+ALPHA = 0.05
+MARK = "†"           # column significantly different from its reference (Holm-corrected)
 
 
 @dataclass
 class Table:
     study: str
     kind: TableKind
-    data: pd.DataFrame            # long: row, row_type, column, mean, se, n, paper, paper_se, diff
+    data: pd.DataFrame            # long: row, row_type, column, mean, se, n, ci_low, ci_high, ...
     columns: list[str]
     caption: str
     dataset: str
+    tests: pd.DataFrame = field(default_factory=pd.DataFrame)   # one line per compared column
+    notes: list[str] = field(default_factory=list)              # Friedman and reading notes
+    controls: list[str] = field(default_factory=list)
+    model: str = ""                                             # the model(s), as the caption names them
 
 
 def describe_dataset(trials: pd.DataFrame) -> tuple[str, bool]:
@@ -140,103 +50,243 @@ def describe_dataset(trials: pd.DataFrame) -> tuple[str, bool]:
     return dataset, bool(names) and all(n.startswith("mvtec_ad@") for n in names)
 
 
-def build_table(study: str, trials: pd.DataFrame, scores: pd.DataFrame | None = None) -> Table:
+def _intervals(cells: pd.DataFrame, ok: pd.DataFrame, scores: pd.DataFrame | None, metric: str) -> pd.DataFrame:
+    """Stratified bootstrap interval over test images (and seeds) per category cell."""
+    lo = np.full(len(cells), np.nan)
+    hi = np.full(len(cells), np.nan)
+    if metric == "image_auc" and scores is not None and not scores.empty:
+        keys = ok.groupby(["tcol", "category"])["trial_key"].apply(list)
+        by_key = scores.groupby("trial_key")
+        have = set(scores["trial_key"])
+        for i, r in enumerate(cells.itertuples()):
+            members = [k for k in keys.get((r.tcol, r.category), []) if k in have]
+            if members:
+                part = pd.concat([by_key.get_group(k) for k in members])
+                lo[i], hi[i] = bootstrap_auc_interval(part[["trial_key", "label", "score"]])
+    return cells.assign(ci_low=lo, ci_high=hi)
+
+
+def _comparisons(columns: list[str], control_of: dict[str, str], baseline: str | None) -> list[tuple[str, str]]:
+    """(column, reference) pairs: the spec's baseline, else each column's control, else the first."""
+    if baseline and baseline in columns:
+        return [(c, baseline) for c in columns if c != baseline]
+    if control_of:
+        return [(c, ref) for c, ref in control_of.items() if c in columns and ref in columns]
+    return [(c, columns[0]) for c in columns[1:]]
+
+
+def _tests(wide_means: pd.DataFrame, pairs: list[tuple[str, str]]) -> pd.DataFrame:
+    rows = [paired_tests(wide_means[[ref, col]], baseline=ref, alpha=ALPHA) for col, ref in pairs]
+    if not rows:
+        return pd.DataFrame()
+    tests = pd.concat(rows, ignore_index=True)
+    tests["p_holm"] = holm(tests["p_value"].to_numpy())
+    tests["significant"] = tests["p_holm"] < ALPHA
+    n = int(tests["p_value"].notna().sum())
+    tests["test"] = [f"Wilcoxon signed-rank over {k} categories, Holm over {n} comparison(s)"
+                     + (" (no test: fewer than 2 paired categories)" if np.isnan(p) else "")
+                     for k, p in zip(tests["n_categories"], tests["p_value"])]
+    return tests
+
+
+def _paper_columns(long: pd.DataFrame, ok: pd.DataFrame, kind: TableKind, params: dict[str, dict],
+                   control_cols: set[str]) -> tuple[pd.DataFrame, list[str]]:
+    """Paper value and difference for cells whose trials follow the table's protocol; a
+    group row also needs every category of its group."""
+    paper = np.full(len(long), np.nan)
+    paper_se = np.full(len(long), np.nan)
+    reasons: dict[str, None] = {}
+    if not kind.number or kind.protocol is None:
+        return long.assign(paper=paper, paper_se=paper_se, diff=np.nan), []
+    matched: dict[tuple[str, str], bool] = {}
+    for (col, cat), part in ok.groupby(["tcol", "category"]):
+        why = kind.protocol.mismatches(part)
+        matched[(col, cat)] = not why
+        reasons.update(dict.fromkeys(why))
+    trained = [c for c in params if c not in control_cols]
+    cats_of: dict[str, set[str]] = {}
+    for r in long[long["row_type"] == "category"].itertuples():
+        if r.column.startswith("ensemble"):      # comparable when the seeds it pools are
+            matched[(r.column, r.row)] = any(matched.get((c, r.row), False) for c in trained)
+        cats_of.setdefault(r.column, set()).add(r.row)
+    for i, r in enumerate(long.itertuples()):
+        if r.column in control_cols and not kind.controls_in_paper:
+            continue
+        name = "Ensemble5x3way" if r.column.startswith("ensemble") else kind.paper_column(params[r.column])
+        if not name:
+            continue
+        if r.row_type == "group":
+            cats = cats_of.get(r.column, set())
+            members = GROUP_MEMBERS[r.row]
+            ok_row = group_complete(r.row, cats) and all(matched.get((r.column, c), False) for c in members)
+            if not group_complete(r.row, cats):
+                reasons[f"{r.row} row has {len(cats & members)} of its {len(members)} categories"] = None
+        else:
+            ok_row = matched.get((r.column, r.row), False)
+        hit = paper_value(kind.number, r.row, name) if ok_row else None
+        if hit:
+            paper[i] = hit[0] / 100
+            paper_se[i] = np.nan if hit[1] is None else hit[1] / 100
+    long = long.assign(paper=paper, paper_se=paper_se)
+    return long.assign(diff=long["mean"] - long["paper"]), list(reasons)
+
+
+def build_table(study: str, trials: pd.DataFrame, scores: pd.DataFrame | None = None,
+                meta: dict | None = None) -> Table:
+    meta = meta or {}
     trials = trials[trials["study"] == study]
-    kind = table_kind(study)
+    kind = table_kind(study, meta.get("table"))
     ok = trials[trials["status"] == "ok"]
-    if ok.empty or ok[kind.metric].isna().all():
+    if ok.empty or kind.metric not in ok or ok[kind.metric].isna().all():
         raise ValueError(f"study {study!r} has no finished trials with {kind.metric}")
-    varied = varied_params(ok)
-    ok = with_defaults(ok)
-    ok = ok.assign(_column=[column_label(r, varied) for r in ok[varied].to_dict("records")])
-    firsts = ok.drop_duplicates("_column").set_index("_column")
-    columns = list(firsts.index)
+    ok = ok.dropna(subset=[kind.metric])
+    ok, columns, controls, control_of, params = assign_columns(with_defaults(ok))
 
-    cells = seed_summary(ok, ["_column", "category"], metric=kind.metric)
+    cells = seed_summary(ok, ["tcol", "category"], metric=kind.metric)
+    cells = _intervals(cells, ok, scores, kind.metric)
+    notes: list[str] = []
     if kind.ensemble and scores is not None and not scores.empty:
-        ens = ensembles(ok, scores)
-        if not ens.empty:
-            label = f"ensemble of {int(ens['n'].max())} seeds (cutpaste_3way)"
-            cells = pd.concat([cells, ens.assign(_column=label)], ignore_index=True)
-            columns.append(label)
-    groups = group_rows(cells, ["_column"])
-    cells = cells.assign(row_type="category")
-    groups = groups.assign(row_type="group")
-    long = pd.concat([cells, groups.drop(columns="categories")], ignore_index=True)
+        trained = ok[~ok["tcol"].isin(controls)]
+        ens = ensembles(trained, scores)
+        for label, part in ens.groupby("ensemble_of", sort=False) if not ens.empty else []:
+            name = f"ensemble of {int(part['n'].max())} seeds ({label})"
+            cells = pd.concat([cells, part.drop(columns=["ensemble_of"]).assign(tcol=name)], ignore_index=True)
+            columns.append(name)
+            if controls:
+                control_of[name] = controls[0]
+            if "normalisation" in part:
+                notes.append(f"{name}: each model's scores standardised by {part['normalisation'].iloc[0]}")
+
+    # paired difference of each column to its control, per category
+    means = cells.pivot_table(index="category", columns="tcol", values="mean", sort=False)
+    ctrl_diff = [means.at[r.category, control_of[r.tcol]] if r.tcol in control_of and
+                 control_of[r.tcol] in means else np.nan for r in cells.itertuples()]
+    cells = cells.assign(control_diff=cells["mean"] - np.array(ctrl_diff, dtype=float))
+    groups = group_rows(cells.drop(columns=["ci_low", "ci_high", "normalisation"], errors="ignore"), ["tcol"])
+    groups = groups.assign(control_diff=[np.nan] * len(groups))
+    for i, g in groups.iterrows():     # group difference: average of the per-category differences
+        part = cells[(cells["tcol"] == g["tcol"]) &
+                     ((g["category"] == "all") | (cells["category"].map(_group_of) == g["category"]))]
+        groups.at[i, "control_diff"] = part["control_diff"].mean()
+    long = pd.concat([cells.assign(row_type="category"), groups.drop(columns="categories").assign(row_type="group")],
+                     ignore_index=True).drop(columns=["normalisation"], errors="ignore")
     order = {c: i for i, c in enumerate(category_order(cells["category"]) + ["texture", "object", "all"])}
-    long = long.rename(columns={"category": "row", "_column": "column"})
-    long["_r"] = long["row"].map(order)
-    long["_c"] = long["column"].map({c: i for i, c in enumerate(columns)})
+    long = long.rename(columns={"category": "row", "tcol": "column"})
+    long = long.assign(_r=long["row"].map(order), _c=long["column"].map({c: i for i, c in enumerate(columns)}))
     long = long.sort_values(["_r", "_c"]).drop(columns=["_r", "_c"]).reset_index(drop=True)
+    long["is_control"] = long["column"].isin(controls)
 
-    dataset, is_mvtec = describe_dataset(ok)
-    paper, paper_se = [], []
-    for r in long.itertuples():
-        hit = None
-        if is_mvtec and kind.number:
-            params = firsts.loc[r.column].to_dict() if r.column in firsts.index else {"variant": "ensemble"}
-            name = "Ensemble5x3way" if r.column.startswith("ensemble") else kind.paper_column(params)
-            if name:
-                hit = paper_value(kind.number, r.row, name)
-        paper.append(hit[0] / 100 if hit else np.nan)
-        paper_se.append(hit[1] / 100 if hit and hit[1] is not None else np.nan)
-    long["paper"], long["paper_se"] = paper, paper_se
-    long["diff"] = long["mean"] - long["paper"]
+    dataset, _ = describe_dataset(ok)
+    long, reasons = _paper_columns(long, ok, kind, params, set(controls))
+    tests = _tests(means[[c for c in columns if c in means]],
+                   _comparisons([c for c in columns if c in means], control_of, meta.get("baseline")))
+    if not tests.empty:
+        long = long.merge(tests[["column", "baseline", "mean_diff", "p_value", "p_holm"]]
+                          .rename(columns={"baseline": "vs", "mean_diff": "vs_mean_diff"}), on="column", how="left")
+    if len(means.columns) >= 3:
+        fr = friedman(means)
+        if fr is not None:
+            notes.append(f"Friedman test over {len(means.columns)} columns and {fr.n_categories} complete "
+                         f"categories: chi2 = {fr.statistic:.2f}, p = {fr.p_value:.3g}.")
+    caption = _caption(study, kind, ok, dataset, controls, reasons, long["paper"].notna().any())
+    return Table(study, kind, long, columns, caption, dataset, tests, notes, controls, describe_models(ok, controls))
 
+
+def _group_of(category: str) -> str:
+    from analysis.stats import group_of
+    return group_of(category)
+
+
+def _caption(study: str, kind: TableKind, ok: pd.DataFrame, dataset: str, controls: list[str],
+             reasons: list[str], has_paper: bool) -> str:
     budgets = sorted(ok["budget"].dropna().astype(str).unique()) if "budget" in ok else []
-    caption = (f"{kind.title} (%), study '{study}', dataset {dataset}, budget {', '.join(budgets) or 'unrecorded'}; "
-               f"mean ± SE over seeds (n = {PAPER_SEEDS} unless shown); group rows average the per-category "
-               f"means and SEs.")
-    if kind.number and not is_mvtec:
-        caption += (" Paper columns omitted: these results are not on MVTec AD, so the paper's "
-                    "numbers are not comparable.")
-    elif kind.number:
-        caption += f" 'paper' is the paper's Table {kind.number}; Δ = ours - paper."
-    return Table(study, kind, long, columns, caption, dataset)
+    seeds = ok.groupby(["tcol", "category"])["seed"].nunique()
+    n = f"{seeds.min()}" if seeds.min() == seeds.max() else f"{seeds.min()}-{seeds.max()}"
+    text = (f"{kind.title} (%), study '{study}', dataset {dataset}, budget {', '.join(budgets) or 'unrecorded'}. "
+            f"Model: {describe_models(ok, controls)}. n = {n} seed(s) per cell. "
+            f"Cells: mean ± SE over seeds (no SE where n = 1); group rows average the per-category means "
+            f"and SEs; 'Δ ctrl' = column - its control, per row; {MARK} = differs from its reference by a "
+            f"Wilcoxon signed-rank test over categories, Holm-corrected, p < {ALPHA} (tests listed below).")
+    if seeds.max() < 2:
+        text += " With one seed, differences of a few points are within seed-to-seed noise: read the tests."
+    if not kind.number:
+        return text
+    if has_paper:
+        text += f" 'paper' is the paper's Table {kind.number} where our trials follow its protocol; Δ = ours - paper."
+    if reasons:
+        text += (f" Paper values {'omitted where' if has_paper else 'omitted:'} these trials do not follow "
+                 f"the paper's protocol for Table {kind.number}: {'; '.join(reasons)}.")
+    if kind.protocol is not None and kind.protocol.note:
+        text += f" Note: {kind.protocol.note}."
+    return text
 
 
 def _cell(mean: float, se: float, n: int, n_common: int) -> str:
     if pd.isna(mean):
         return ""
     text = f"{100 * mean:.1f}"
-    if not pd.isna(se):
+    if not pd.isna(se) and n > 1:
         text += f" ± {100 * se:.1f}"
     if n != n_common:
         text += f" (n={int(n)})"
     return text
 
 
+def _header(table: Table, col: str) -> str:
+    t = table.tests
+    if not t.empty and bool(t.loc[t["column"] == col, "significant"].any()):
+        return f"{col} {MARK}"
+    return col
+
+
 def wide(table: Table) -> pd.DataFrame:
-    """The table as displayed: one line per row, ours / paper / Δ columns per configuration."""
+    """The table as displayed: per column ours, then paper / Δ where comparable, then Δ ctrl."""
     d = table.data
-    n_common = PAPER_SEEDS
-    has_paper = d["paper"].notna()
+    n_common = int(d.loc[d["row_type"] == "category", "n"].max()) if len(d) else PAPER_SEEDS
+    has_paper = {c: bool(d.loc[d["column"] == c, "paper"].notna().any()) for c in table.columns}
+    has_ctrl = {c: bool(d.loc[d["column"] == c, "control_diff"].notna().any()) for c in table.columns}
     rows = []
     for row, part in d.groupby("row", sort=False):
         line = {"": row}
         by_col = part.set_index("column")
         for col in table.columns:
-            if col not in by_col.index:
-                line[col] = ""
-                continue
-            r = by_col.loc[col]
-            line[col] = _cell(r["mean"], r["se"], r["n"], n_common)
-            if has_paper[d["column"] == col].any():
-                line[f"{col} paper"] = "" if pd.isna(r["paper"]) else f"{100 * r['paper']:.1f}"
-                line[f"{col} Δ"] = "" if pd.isna(r["diff"]) else f"{100 * r['diff']:+.1f}"
+            head = _header(table, col)
+            r = by_col.loc[col] if col in by_col.index else None
+            line[head] = "" if r is None else _cell(r["mean"], r["se"], r["n"], n_common)
+            if has_paper[col]:
+                line[f"{col} paper"] = "" if r is None or pd.isna(r["paper"]) else f"{100 * r['paper']:.1f}"
+                line[f"{col} Δ"] = "" if r is None or pd.isna(r["diff"]) else f"{100 * r['diff']:+.1f}"
+            if has_ctrl[col]:
+                line[f"{col} Δ ctrl"] = "" if r is None or pd.isna(r["control_diff"]) else \
+                    f"{100 * r['control_diff']:+.1f}"
         rows.append(line)
     return pd.DataFrame(rows)
 
 
+def test_lines(table: Table) -> list[str]:
+    """One sentence per comparison, then the notes: what a reader needs to judge the table."""
+    out = []
+    for r in table.tests.itertuples():
+        p = "n/a" if pd.isna(r.p_value) else f"{r.p_value:.3g}"
+        ph = "n/a" if pd.isna(r.p_holm) else f"{r.p_holm:.3g}"
+        ci = "" if pd.isna(r.ci_low) else f" [95% CI {100 * r.ci_low:+.1f}, {100 * r.ci_high:+.1f}]"
+        out.append(f"{r.column} vs {r.baseline}: mean Δ {100 * r.mean_diff:+.1f} points{ci}; {r.test}: "
+                   f"p = {p}, Holm p = {ph}{' ' + MARK if r.significant else ''}")
+    return out + table.notes
+
+
 def render(table: Table, fmt: str) -> str:
     w = wide(table)
+    tests = test_lines(table)
     if fmt == "markdown":
         header = "| " + " | ".join(w.columns) + " |"
         sep = "|" + "|".join("---" for _ in w.columns) + "|"
         body = ["| " + " | ".join(str(v) for v in line) + " |" for line in w.itertuples(index=False)]
-        return "\n".join([f"**{table.caption}**", "", header, sep, *body]) + "\n"
+        listed = ["", "Tests:", *[f"- {t}" for t in tests]] if tests else []
+        return "\n".join([f"**{table.caption}**", "", header, sep, *body, *listed]) + "\n"
     if fmt == "latex":
-        esc = lambda s: str(s).replace("_", r"\_").replace("±", r"$\pm$").replace("Δ", r"$\Delta$").replace("%", r"\%")
+        esc = lambda s: (str(s).replace("_", r"\_").replace("±", r"$\pm$").replace("Δ", r"$\Delta$")
+                         .replace("%", r"\%").replace(MARK, r"$^\dagger$"))
         lines = [r"\begin{table}[t]", r"\centering", r"\small",
                  r"\begin{tabular}{l" + "r" * (len(w.columns) - 1) + "}", r"\toprule",
                  " & ".join(esc(c) for c in w.columns) + r" \\", r"\midrule"]
@@ -244,8 +294,13 @@ def render(table: Table, fmt: str) -> str:
             if line[0] == "texture":
                 lines.append(r"\midrule")
             lines.append(" & ".join(esc(v) for v in line) + r" \\")
-        lines += [r"\bottomrule", r"\end{tabular}", rf"\caption{{{esc(table.caption)}}}", r"\end{table}"]
+        note = " ".join(tests)
+        lines += [r"\bottomrule", r"\end{tabular}", rf"\caption{{{esc(table.caption)} {esc(note)}}}", r"\end{table}"]
         return "\n".join(lines) + "\n"
     if fmt == "csv":
         return table.data.assign(study=table.study, caption=table.caption).to_csv(index=False)
     raise ValueError(f"unknown format {fmt!r}; choose markdown, latex or csv")
+
+
+def warn(message: str) -> None:
+    print(f"[analysis] {message}", file=sys.stderr)

@@ -21,7 +21,8 @@ class SinkCallback(tune.Callback):
         final = bool(result.get("final"))
         self.sink.write_trial(row, result.get("scores") if final else None,
                               result.get("embeddings") if final else None,
-                              result.get("heatmaps") if final else None)
+                              result.get("heatmaps") if final else None,
+                              result.get("history") if final else None)
         self.done += 1
         val = f"  val_auc {row['val_auc']:.4f}" if row.get("val_auc") is not None else ""
         print(f"[study] {self.done}/{self.total} {row['category']:<12s} {row['variant']:<15s} "

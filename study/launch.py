@@ -218,10 +218,32 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def describe_models(trials: list[TrialSpec]) -> str:
+    """One line per model the study trains (and per control): what a reader must know
+    before trusting any number, since a budget must never swap the model under a table."""
+    from collections import Counter
+
+    from study.controls import control_kind, is_control
+
+    def model(c: dict) -> str:
+        if is_control(c):
+            enc = f"{c['backbone']} {control_kind(c)} + GDE (control, no training)"
+        elif c["pretrained"] == "finetune":
+            enc = (f"{c['backbone']} fine-tuned from ImageNet ({c['head_steps']:,} head + "
+                   f"{c['steps']:,} all-layer steps)")
+        else:
+            enc = f"{c['backbone']} trained from scratch ({c['steps']:,} steps, lr {c['lr']:g})"
+        return f"{enc}, {c['image_size']} px, batch {c['batch_size']}"
+
+    counts = Counter(model(t.config) for t in trials)
+    return "\n".join(f"  {n:>5d} x {m}" for m, n in counts.items())
+
+
 def _execute(args: argparse.Namespace, spec: StudySpec, budget: str, root: Path, trials: list[TrialSpec]) -> int:
     if spec.search is not None:
+        from study.controls import is_control
         # a search has one base config per category; the searcher samples num_samples of each
-        trials = [t for t in trials if t.config["seed"] == 0]
+        trials = [t for t in trials if t.config["seed"] == 0 and not is_control(t.config)]
         count = f"{spec.search.num_samples} search trials x {len(trials)} categories = " \
                 f"{spec.search.num_samples * len(trials)} trials"
         trials = trials * spec.search.num_samples if args.dry_run else trials
@@ -229,6 +251,7 @@ def _execute(args: argparse.Namespace, spec: StudySpec, budget: str, root: Path,
         count = f"{len(trials)} trials"
     print(f"[study] {spec.name} ({budget} budget) on {root}: {count}, "
           f"resources per trial {spec.resources}", flush=True)
+    print(f"[study] models:\n{describe_models(trials)}", flush=True)
     if args.dry_run:
         print(f"trials: {len(trials)}")
         print(f"resources per trial: {spec.resources}")
@@ -240,6 +263,8 @@ def _execute(args: argparse.Namespace, spec: StudySpec, budget: str, root: Path,
         run_search(spec, root, trials, args, budget)
         print(f"\n[study] finished in {time.perf_counter() - t0:.0f}s\n{summary(args.results, spec.name)}")
         return 0
+    from study.study_meta import write_study_meta
+    write_study_meta(args.results, spec, budget)
     done = done_keys(args.results)
     todo = [t for t in trials if t.trial_key not in done]
     print(f"[study] {len(trials) - len(todo)} already done (skipped), {len(todo)} to run; "

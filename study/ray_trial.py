@@ -3,7 +3,8 @@
 Ray 2.60: report with ``ray.tune.report`` (``ray.train.report`` fails inside Tune).
 Each evaluation reports metrics with a checkpoint of the training state, so a retried
 trial resumes where it was; the last report carries the finished row and the per-image
-scores to the driver, whose callback is the only writer of result files.
+scores and learning curve (``history``) to the driver, whose callback is the only writer
+of result files.
 """
 from __future__ import annotations
 
@@ -49,6 +50,8 @@ def make_row(spec: dict[str, Any], cfg: TrialConfig, key: str, metrics: dict[str
         "train_seconds": metrics.get("train_seconds"), "eval_seconds": metrics.get("eval_seconds"),
         "images_per_second": metrics.get("images_per_second"),
         "train_score_mean": metrics.get("train_score_mean"), "train_score_std": metrics.get("train_score_std"),
+        "null_score_mean": metrics.get("null_score_mean"), "null_score_std": metrics.get("null_score_std"),
+        "null_score_method": metrics.get("null_score_method"),
         "device": metrics.get("device"), "node_id": ray.get_runtime_context().get_node_id() if ray.is_initialized() else None,
         "hostname": socket.gethostname(), "started_at": started,
         "finished_at": dt.datetime.now(dt.timezone.utc), "restored_from_step": restored_from_step,
@@ -91,4 +94,5 @@ def trainable(config: dict[str, Any]) -> None:
     final = {k: m[k] for k in _SCALARS if m.get(k) is not None}
     tune.report({**final, "final": True, "row": make_row(spec, cfg, key, m, "ok", started, restored),
                  "scores": result.scores, "embeddings": result.embedding_rows(key),
-                 "heatmaps": {"trial_key": [key] * len(result.heatmaps.get("kind", [])), **result.heatmaps}})
+                 "heatmaps": {"trial_key": [key] * len(result.heatmaps.get("kind", [])), **result.heatmaps},
+                 "history": result.history_columns(key)})

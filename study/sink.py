@@ -2,7 +2,8 @@
 
 ``<results>/trials/<study>/<trial_key>.parquet`` (one row) and
 ``<results>/scores/<study>/<trial_key>.parquet`` (one row per test image) and
-``<results>/embeddings/<study>/<trial_key>.parquet`` (a small feature sample). Files are
+``<results>/embeddings/<study>/<trial_key>.parquet`` (a small feature sample) and
+``<results>/history/<study>/<trial_key>.parquet`` (one row per evaluation). Files are
 written under a dot-prefixed temporary name and renamed into place, so readers (which
 skip dot-files) never see half a file, and a retried trial overwrites its own file, so
 a key never appears twice. ``<results>`` is a local path or a pyarrow filesystem URI.
@@ -23,8 +24,12 @@ _TYPES = {
     "finished_at": pa.timestamp("us", tz="UTC"),
     "image_auc": pa.float64(), "pixel_auc": pa.float64(), "val_auc": pa.float64(),
     "error": pa.string(), "seed": pa.int64(), "restored_from_step": pa.int64(), "budget": pa.string(),
-    "node_id": pa.string(),
+    "node_id": pa.string(), "null_score_method": pa.string(),
 }
+# the learning curve: a trial without pixel_auc or val_auc still writes float columns
+_HISTORY = pa.schema([("trial_key", pa.string()), ("step", pa.int64()), ("image_auc", pa.float64()),
+                      ("pixel_auc", pa.float64()), ("val_auc", pa.float64()), ("loss", pa.float64()),
+                      ("train_seconds", pa.float64()), ("images_per_second", pa.float64())])
 
 
 def filesystem(results: str) -> tuple[pafs.FileSystem, str]:
@@ -34,7 +39,8 @@ def filesystem(results: str) -> tuple[pafs.FileSystem, str]:
     return pafs.LocalFileSystem(), os.path.abspath(str(results))
 
 
-_FLOATS = ("train_seconds", "eval_seconds", "images_per_second", "train_score_mean", "train_score_std")
+_FLOATS = ("train_seconds", "eval_seconds", "images_per_second", "train_score_mean", "train_score_std",
+           "null_score_mean", "null_score_std")
 
 
 def _declared_type(name: str) -> pa.DataType:
@@ -77,8 +83,9 @@ class ResultsSink:
 
     def write_trial(self, row: dict[str, Any], scores: dict[str, list] | None = None,
                     embeddings: dict[str, list] | None = None,
-                    heatmaps: dict[str, list] | None = None) -> str:
-        """Scores and embeddings first, then the trial row: a row on disk means they are there too."""
+                    heatmaps: dict[str, list] | None = None, history: dict[str, list] | None = None) -> str:
+        """Scores, embeddings, heatmaps and history first, then the trial row: a row on disk
+        means they are there too."""
         key, study = row["trial_key"], row["study"]
         if scores is not None:
             n = len(scores["score"])
@@ -87,6 +94,10 @@ class ResultsSink:
             self._write("embeddings", study, key, pa.table(embeddings))
         if heatmaps is not None and heatmaps.get("kind"):
             self._write("heatmaps", study, key, pa.table(heatmaps))
+        if history is not None and history.get("step"):
+            self._write("history", study, key, pa.Table.from_pydict(
+                {name: history.get(name, [None] * len(history["step"])) for name in _HISTORY.names},
+                schema=_HISTORY))
         return self._write("trials", study, key, _table([row]))
 
 
@@ -109,6 +120,11 @@ def read_trials(results: str) -> pd.DataFrame:
 
 def read_scores(results: str) -> pd.DataFrame:
     return _read_folder(results, "scores")
+
+
+def read_history(results: str) -> pd.DataFrame:
+    """Learning curves: one row per evaluation (``step``, AUCs, loss, costs) of finished trials."""
+    return _read_folder(results, "history")
 
 
 def read_embeddings(results: str) -> pd.DataFrame:

@@ -1,8 +1,13 @@
 """Study specs: YAML files validated into frozen dataclasses, expanded into trials.
 
 A spec names a budget, a base config, and axes (lists of values per config key) whose
-product with categories and seeds gives the trials. Unknown keys, unknown variants and
-values of the wrong type fail here, before any trial starts, naming the file and field.
+product with categories and seeds gives the trials. ``one_at_a_time`` varies one key at a
+time from the base instead (the paper's Tables 7 and 8), and ``controls: true`` adds each
+trained configuration's control trial (``study.controls``). A numeric value written
+``x0.5`` is relative to the budget's default for that field (``steps: [x0.5, x1.5]`` is
+half and one and a half times the budget's training length), so a sweep keeps its shape
+at every budget. Unknown keys, unknown variants and values of the wrong type fail here,
+before any trial starts, naming the file and field.
 """
 from __future__ import annotations
 
@@ -16,11 +21,11 @@ from typing import Any
 
 import yaml
 
-from trainables.config import BUDGETS, ConfigError, TrialConfig, coerce
+from trainables.config import BUDGETS, FIELD_TYPES, MODEL_FIELDS, ConfigError, TrialConfig, budget_defaults, coerce
 
 SPEC_DIR = Path(__file__).parent / "specs"
-_SPEC_KEYS = {"name", "description", "budget", "base", "axes", "categories", "seeds", "resources",
-              "search"}
+_SPEC_KEYS = {"name", "description", "budget", "base", "axes", "one_at_a_time", "categories", "seeds",
+              "resources", "search", "controls", "table", "baseline"}
 _RESOURCE_KEYS = {"cpu", "gpu"}
 _SEARCH_KEYS = {"kind", "num_samples", "space", "grace_period", "reduction_factor", "seed"}
 
@@ -40,6 +45,15 @@ class SearchSpec:
 
 
 @dataclass(frozen=True)
+class Relative:
+    """A numeric field given as a multiple of the budget's default (``x0.5`` in YAML)."""
+    factor: float
+
+    def __str__(self) -> str:
+        return f"x{self.factor:g}"
+
+
+@dataclass(frozen=True)
 class StudySpec:
     name: str
     path: str
@@ -47,10 +61,26 @@ class StudySpec:
     description: str = ""
     base: dict[str, Any] = field(default_factory=dict)
     axes: dict[str, list[Any]] = field(default_factory=dict)
+    one_at_a_time: dict[str, list[Any]] = field(default_factory=dict)
     categories: tuple[str, ...] | str = "all"
     seeds: int = 1
     resources: dict[str, float] = field(default_factory=lambda: {"cpu": 1, "gpu": 0})
     search: SearchSpec | None = None
+    controls: bool = False         # add each trained configuration's control trial
+    table: str | None = None       # the paper table this study rebuilds ("1".."8"), if any
+    baseline: str | None = None    # table column the significance tests compare against
+
+    def settings(self) -> list[dict[str, Any]]:
+        """Every configuration the study varies, before categories and seeds."""
+        grid = [{**self.base, **dict(zip(self.axes, combo))}
+                for combo in (itertools.product(*self.axes.values()) if self.axes else [()])]
+        if not self.one_at_a_time:
+            return grid
+        out = []
+        for point in grid:
+            out.append(point)
+            out += [{**point, k: v} for k, values in self.one_at_a_time.items() for v in values]
+        return out
 
 
 @dataclass(frozen=True)
@@ -100,15 +130,27 @@ def load_spec(name_or_path: str) -> StudySpec:
         _fail(where, f"field 'budget' = {budget!r}; allowed: {list(BUDGETS)}")
     base = dict(raw.get("base") or {})
     axes = {k: list(v) if isinstance(v, (list, tuple)) else [v] for k, v in (raw.get("axes") or {}).items()}
+    ota = raw.get("one_at_a_time") or {}
+    if not isinstance(ota, dict):
+        _fail(where, "field 'one_at_a_time' must map config keys to lists of values")
+    ota = {k: list(v) if isinstance(v, (list, tuple)) else [v] for k, v in ota.items()}
     for k, v in list(base.items()):
         base[k] = _coerce(where, f"base.{k}", k, v)
     for k, values in axes.items():
         axes[k] = [_coerce(where, f"axes.{k}", k, v) for v in values]
-    # every combination must be a valid config (catches unknown variants, bad ranges)
-    for combo in itertools.product(*axes.values()) if axes else [()]:
-        values = {**base, **dict(zip(axes, combo))}
+    for k, values in ota.items():
+        ota[k] = [_coerce(where, f"one_at_a_time.{k}", k, v) for v in values]
+    controls = raw.get("controls", False)
+    if not isinstance(controls, bool):
+        _fail(where, f"field 'controls' = {controls!r}; must be true or false")
+    table = raw.get("table")
+    if table is not None and str(table) not in {"1", "2", "3", "4", "5", "6", "7", "8"}:
+        _fail(where, f"field 'table' = {table!r}; must be a paper table number 1-8")
+    draft = StudySpec(name="", path=where, base=base, axes=axes, one_at_a_time=ota)
+    # every setting must be a valid config (catches unknown variants, bad ranges)
+    for values in draft.settings():
         try:
-            TrialConfig.from_dict(values, budget=budget, where=where)
+            TrialConfig.from_dict(resolve_relative(values, budget), budget=budget, where=where)
         except ConfigError as e:
             raise SpecError(str(e)) from None
     resources = {"cpu": 1, "gpu": 0, **(raw.get("resources") or {})}
@@ -130,17 +172,42 @@ def load_spec(name_or_path: str) -> StudySpec:
     seeds = raw.get("seeds", 1)
     if not isinstance(seeds, int) or seeds < 1:
         _fail(where, f"field 'seeds' = {seeds!r}; must be a positive integer (number of seeds)")
+    baseline = raw.get("baseline")
     return StudySpec(name=str(raw.get("name", path.stem)), path=where, budget=budget,
-                     description=str(raw.get("description", "")), base=base, axes=axes,
+                     description=str(raw.get("description", "")), base=base, axes=axes, one_at_a_time=ota,
                      categories=tuple(cats) if cats != "all" else "all", seeds=seeds,
-                     resources=resources, search=search)
+                     resources=resources, search=search, controls=controls,
+                     table=None if table is None else str(table),
+                     baseline=None if baseline is None else str(baseline))
 
 
 def _coerce(where: str, field_name: str, key: str, value: Any) -> Any:
+    if isinstance(value, str) and value.startswith("x") and FIELD_TYPES.get(key) in (int, float):
+        try:
+            factor = float(value[1:])
+        except ValueError:
+            factor = -1.0
+        if factor <= 0:
+            _fail(where, f"field '{field_name}' = {value!r}: a relative value is x<positive factor>, e.g. x0.5")
+        return Relative(factor)
     try:
         return coerce(key, value, where=f"{where}: field '{field_name}'")
     except ConfigError as e:
         raise SpecError(str(e)) from None
+
+
+def resolve_relative(values: dict[str, Any], budget: str) -> dict[str, Any]:
+    """Turn ``x<factor>`` values into numbers: factor x the budget's default for that field."""
+    rel = {k: v for k, v in values.items() if isinstance(v, Relative)}
+    if not rel:
+        return values
+    plain = {k: v for k, v in values.items() if k not in rel}
+    defaults = {**TrialConfig().to_dict(), **budget_defaults(budget, plain)}
+    out = dict(plain)
+    for k, r in rel.items():
+        v = defaults[k] * r.factor
+        out[k] = int(round(v)) if FIELD_TYPES[k] is int else float(v)
+    return out
 
 
 def trial_key(study: str, config: dict[str, Any]) -> str:
@@ -154,17 +221,32 @@ def trial_key(study: str, config: dict[str, Any]) -> str:
 
 
 def expand(spec: StudySpec, categories: list[str], seeds: int | None = None,
-           overrides: dict[str, Any] | None = None, budget: str | None = None) -> list[TrialSpec]:
-    """Every trial of a grid study: axes x categories x seeds, in a stable order."""
+           overrides: dict[str, Any] | None = None, budget: str | None = None,
+           controls: bool | None = None) -> list[TrialSpec]:
+    """Every trial of a grid study: settings x categories x seeds, in a stable order, then
+    the control trials (one per distinct control config) when the spec asks for them."""
+    from study.controls import control_of
     budget = budget or spec.budget
     n_seeds = seeds if seeds is not None else spec.seeds
-    trials = []
-    axes = spec.axes
-    for combo in itertools.product(*axes.values()) if axes else [()]:
+    with_controls = spec.controls if controls is None else controls
+    trials: list[TrialSpec] = []
+    seen: set[str] = set()
+    control_trials: list[TrialSpec] = []
+
+    def add(cfg: dict[str, Any], into: list[TrialSpec]) -> None:
+        key = trial_key(spec.name, cfg)
+        if key not in seen:
+            seen.add(key)
+            into.append(TrialSpec(key, spec.name, cfg))
+
+    for setting in spec.settings():
         for category in categories:
             for seed in range(n_seeds):
-                values = {**spec.base, **dict(zip(axes, combo)), **(overrides or {}),
-                          "category": category, "seed": seed}
+                values = resolve_relative({**setting, **(overrides or {}), "category": category, "seed": seed},
+                                          budget)
                 cfg = TrialConfig.from_dict(values, budget=budget, where=spec.path).to_dict()
-                trials.append(TrialSpec(trial_key(spec.name, cfg), spec.name, cfg))
-    return trials
+                add(cfg, trials)
+                control = control_of(cfg, budget) if with_controls else None
+                if control is not None:
+                    add(control, control_trials)
+    return trials + control_trials

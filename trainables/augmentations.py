@@ -47,8 +47,10 @@ def cutpaste_edit(pb: PixelBatch, cfg: "TrialConfig") -> tuple[Tensor, Tensor]:
     return torch.where(inside, ptr, pb.base_index), inside
 
 
-def _scar_ranges(cfg: "TrialConfig") -> dict:
-    s = cfg.scar_scale()
+def _scar_ranges(pb: PixelBatch, cfg: "TrialConfig") -> dict:
+    """Scar sizes (given at 256 px) scaled to the image being augmented: the full image, or the
+    ``patch_size`` crop of a patch-level variant, so a scar covers the same share of either."""
+    s = cfg.scar_scale(min(pb.h, pb.w))
     return dict(width=(cfg.scar_width_min * s, cfg.scar_width_max * s),
                 length=(cfg.scar_length_min * s, cfg.scar_length_max * s),
                 rotation=cfg.scar_rotation)
@@ -60,7 +62,7 @@ def scar_edit(pb: PixelBatch, cfg: "TrialConfig") -> tuple[Tensor, Tensor]:
     The scar is computed in a window just large enough for its longest diagonal and
     scattered into the full index map: the cost follows the scar size, not the image.
     """
-    ranges = _scar_ranges(cfg)
+    ranges = _scar_ranges(pb, cfg)
     p = ops.sample_scar(pb.b, pb.h, pb.w, gen=pb.gen, device=pb.device, **ranges)
     side = min(pb.h, pb.w, int(math.ceil(math.hypot(ranges["width"][1], ranges["length"][1]))) + 3)
     top = (p["cy"].floor().long() - side // 2).clamp(0, pb.h - side).view(-1, 1, 1)
@@ -112,18 +114,51 @@ def _cutout_with(colour: Callable[[Tensor, torch.Generator], Tensor]) -> Transfo
 def _scar(pb: PixelBatch, cfg: "TrialConfig") -> Tensor:
     """Scar baseline: the scar's shape filled with a random colour, nothing cut or pasted."""
     x = pb.normal()
-    p = ops.sample_scar(pb.b, pb.h, pb.w, gen=pb.gen, device=pb.device, **_scar_ranges(cfg))
+    p = ops.sample_scar(pb.b, pb.h, pb.w, gen=pb.gen, device=pb.device, **_scar_ranges(pb, cfg))
     mask, _, _ = ops.scar_frame(p, *_grid(pb))
     return ops.fill(x, mask, ops.random_colors(pb.b, pb.gen, pb.device))
 
 
+FCDD_MVTEC_SIDE = 240   # FCDD draws its MVTec AD noise on the 240 px raw images (ADMvTec raw_shape)
+
+
+def confetti_noise(pb: PixelBatch, cfg: "TrialConfig") -> tuple[Tensor, dict[str, Tensor]]:
+    """FCDD's smoothed confetti noise for the batch, [B,3,H,W] in [0, 2], and its blobs.
+
+    Sizes are FCDD's at 240 px times ``side / 240``; the blur kernel is rounded to an odd
+    size as FCDD's ``smooth_noise`` does (an even size loses one).
+    """
+    scale = min(pb.h, pb.w) / FCDD_MVTEC_SIDE
+    size = (cfg.confetti_size_min * scale, cfg.confetti_size_max * scale)
+    p = ops.sample_confetti(pb.b, pb.h, pb.w, means=(cfg.confetti_colored_blobs, cfg.confetti_white_blobs),
+                            max_blobs=cfg.confetti_max_blobs, size=size, rotation=cfg.confetti_rotation,
+                            gen=pb.gen, device=pb.device)
+    noise = ops.render_confetti(p, pb.h, pb.w, max_side=size[1])
+    k = int(round(cfg.confetti_blur_kernel * scale))
+    k = k if k % 2 == 1 else k - 1
+    return ops.gaussian_blur(noise, k, cfg.confetti_blur_sigma * scale), p
+
+
 def _confetti(pb: PixelBatch, cfg: "TrialConfig") -> Tensor:
-    """Confetti noise (FCDD): small rectangles of random colour; loops over blob slots only."""
-    x = pb.normal()
-    for _ in range(cfg.confetti_blobs):
-        r = ops.sample_rect(pb.b, pb.h, pb.w, (0.0005, 0.005), (0.5, 2.0), pb.gen, pb.device)
-        x = ops.fill(x, ops.rect_mask(r, pb.h, pb.w), ops.random_colors(pb.b, pb.gen, pb.device))
-    return x
+    """Confetti noise (Tables 1 and 4), as FCDD (Liznerski et al., ICLR 2021) makes its MVTec AD
+    anomalies (noise mode ``confetti``, supervise mode ``malformed_normal``):
+
+    - two kinds of square blobs, each kind at least once per image: coloured ones
+      (``confetti_colored_blobs``, mean count 1.04 = FCDD's p 1.8e-5 per pixel of 240 x 240),
+      each with its own colour uniform in RGB, and white ones (``confetti_white_blobs``, 0.69
+      = p 1.2e-5); counts past ``confetti_max_blobs`` per kind are cut (FCDD has no cap);
+    - square side uniform in [``confetti_size_min``, ``confetti_size_max``] = [8, 54] px,
+      rotated uniformly within +-``confetti_rotation`` = 45 degrees, centre anywhere;
+    - the summed blobs are blurred with a Gaussian (``confetti_blur_kernel`` 25 px,
+      ``confetti_blur_sigma`` 5 px), which softens their edges;
+    - the noise is *added* to the image and clamped, or subtracted where adding would change
+      the image by less than ``confetti_invert_threshold`` grey levels on average.
+
+    Pixel sizes are FCDD's at 240 px, scaled to the augmented image's side. Batched: one set
+    of tensor ops over all images and blob slots, no PIL, no loop over images or blobs.
+    """
+    noise, _ = confetti_noise(pb, cfg)
+    return ops.add_noise_fcdd(pb.normal(), noise, cfg.confetti_invert_threshold / 255)
 
 
 def _normal(pb: PixelBatch, cfg: "TrialConfig") -> Tensor:

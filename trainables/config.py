@@ -54,13 +54,26 @@ class TrialConfig:
     aspect_ratio_min: float = 0.3
     aspect_ratio_max: float = 3.3
     patch_jitter: float = 0.1     # colour jitter on the pasted patch
-    # CutPaste-Scar (Sec. 3.1), sizes in pixels at 256 px, scaled to image_size
+    # CutPaste-Scar (Sec. 3.1), sizes in pixels at 256 px, scaled to the side of the image the
+    # scar is drawn on: image_size, or the patch_size crop of *_patch variants (scar_scale)
     scar_width_min: float = 2.0
     scar_width_max: float = 16.0
     scar_length_min: float = 10.0
     scar_length_max: float = 25.0
     scar_rotation: float = 45.0   # degrees, uniform in (-r, r)
-    confetti_blobs: int = 8       # Confetti baseline: blobs per image
+    # Confetti baseline (Tables 1 and 4) = FCDD's "confetti" noise for MVTec AD (Liznerski et al.,
+    # ICLR 2021; fcdd/datasets/noise_modes.py + noise.py confetti_noise/smooth_noise, applied by
+    # online_supervisor.py "malformed_normal"). Pixel sizes are at FCDD's 240 px MVTec images,
+    # scaled to the augmented image's side.
+    confetti_colored_blobs: float = 1.0368   # FCDD p=1.8e-5 blob centres per pixel x 240^2: mean coloured blobs (>= 1 drawn)
+    confetti_white_blobs: float = 0.6912     # FCDD p=1.2e-5 x 240^2: mean white (fillval 255) blobs (>= 1 drawn); 0 = none
+    confetti_max_blobs: int = 6              # blob slots per kind (FCDD has no cap; P(count > 6) < 2e-4)
+    confetti_size_min: float = 8.0           # FCDD blobshaperange ((8, 8), (54, 54)): square side, px at 240
+    confetti_size_max: float = 54.0
+    confetti_rotation: float = 45.0          # FCDD rotation=45: degrees, uniform in (-r, r)
+    confetti_blur_kernel: int = 25           # FCDD smooth_noise(noise, 25, 5): Gaussian kernel, px at 240
+    confetti_blur_sigma: float = 5.0         # FCDD smooth_noise std, px at 240; 0 = no smoothing
+    confetti_invert_threshold: float = 0.025  # FCDD OnlineSupervisor.invert_threshold (grey levels of 255)
     # patch-level variants (*_patch, Sec. 4.2 / App. A.5): crops, dense scoring, localization
     patch_size: int = 64          # training crop and scoring window (App. A.5 uses 32)
     patch_stride: int = 4         # stride of dense patch scoring over the test image
@@ -69,7 +82,8 @@ class TrialConfig:
     heatmap_sample: int = 4       # test images whose heatmaps are kept for Figure 4
     # density estimator on L2-normalised pooled features of un-augmented train/good
     density: str = "ledoit_wolf"
-    feature_layers: str = "layer4"   # comma list of encoder stages pooled for the GDE
+    feature_layers: str = "layer4"   # comma list of encoder stages pooled for the GDE: layer1..layer4
+    #                                  (strides 4-32), or for EfficientNet level1..level9 (backbones.py)
     # evaluation / bookkeeping
     eval_interval: int = 0        # steps between evaluations; 0 = only at the end
     val_fraction: float = 0.0     # share of train/good held out for val_auc (HPO studies)
@@ -113,11 +127,29 @@ class TrialConfig:
         need(0 < self.scar_length_min <= self.scar_length_max, "scar_length_max",
              "need 0 < scar_length_min <= scar_length_max")
         need(0 <= self.scar_rotation <= 180, "scar_rotation", "must be in [0, 180] degrees")
-        need(self.confetti_blobs >= 1, "confetti_blobs", "must be >= 1")
+        need(self.confetti_colored_blobs >= 0, "confetti_colored_blobs", "must be >= 0 (mean blobs per image)")
+        need(self.confetti_white_blobs >= 0, "confetti_white_blobs", "must be >= 0 (mean blobs per image)")
+        need(self.confetti_colored_blobs + self.confetti_white_blobs > 0, "confetti_colored_blobs",
+             "confetti_colored_blobs and confetti_white_blobs cannot both be 0")
+        need(1 <= self.confetti_max_blobs <= 32, "confetti_max_blobs", "must be in [1, 32]")
+        need(0 < self.confetti_size_min <= self.confetti_size_max, "confetti_size_max",
+             "need 0 < confetti_size_min <= confetti_size_max")
+        need(0 <= self.confetti_rotation <= 90, "confetti_rotation", "must be in [0, 90] degrees")
+        need(self.confetti_blur_kernel >= 0, "confetti_blur_kernel", "must be >= 0 (0 or 1: no smoothing)")
+        need(self.confetti_blur_sigma >= 0, "confetti_blur_sigma", "must be >= 0 (0: no smoothing)")
+        need(self.confetti_invert_threshold >= 0, "confetti_invert_threshold", "must be >= 0")
         need(self.density in DENSITIES, "density", f"must be one of {list(DENSITIES)}")
+        from trainables.backbones import EFFICIENTNET_LEVELS, STAGES, is_timm_efficientnet
         layers = self.feature_layer_list
-        need(bool(layers) and all(l in ("layer1", "layer2", "layer3", "layer4") for l in layers),
-             "feature_layers", "comma list of layer1..layer4")
+        need(bool(layers) and all(l in STAGES or l in EFFICIENTNET_LEVELS for l in layers), "feature_layers",
+             "comma list of layer1..layer4, or of EfficientNet levels level1..level9")
+        levels = [l for l in layers if l in EFFICIENTNET_LEVELS]
+        efficientnet = self.backbone == "efficientnet_lite0" or (
+            self.backbone.startswith("timm/") and is_timm_efficientnet(self.backbone.split("/", 1)[1]))
+        need(not levels or efficientnet, "feature_layers",
+             f"{', '.join(levels)} name EfficientNet levels (Rippel et al. 2020, the paper's Table 3 'level-7'), "
+             f"defined for backbone=efficientnet_lite0 or timm/<EfficientNet>; "
+             f"backbone={self.backbone} has layer1..layer4 only")
         need(self.eval_interval >= 0, "eval_interval", "must be >= 0")
         need(0 <= self.val_fraction < 0.9, "val_fraction", "must be in [0, 0.9)")
         need(self.device in DEVICES, "device", f"must be one of {list(DEVICES)}")
@@ -134,9 +166,17 @@ class TrialConfig:
     def feature_layer_list(self) -> list[str]:
         return [s.strip() for s in self.feature_layers.split(",") if s.strip()]
 
-    def scar_scale(self) -> float:
-        """Scar sizes are given at 256 px (the paper's resolution); scale to ours."""
-        return self.image_size / 256.0
+    @property
+    def train_size(self) -> int:
+        """Side of the images a training step augments: the ``patch_size`` crop for
+        ``*_patch`` variants (Sec. 4.2), else ``image_size``."""
+        return self.patch_size if self.variant.endswith("_patch") else self.image_size
+
+    def scar_scale(self, side: int | None = None) -> float:
+        """Scar sizes are given at 256 px (the paper's resolution); scale them to the side of
+        the image the scar is drawn on (default ``train_size``), so that a scar covers the
+        same share of a patch variant's crop as of a full 256 px image."""
+        return (self.train_size if side is None else side) / 256.0
 
     # ------------------------------------------------------------- builders
     @classmethod
@@ -220,44 +260,50 @@ def parse_set_args(pairs: list[str] | None, *, where: str = "--set") -> dict[str
     return out
 
 
-# Budgets: a named compute scale. "paper" is exactly the dataclass defaults.
-# "smoke" was chosen by measurement on 2 CPU cores (README, "Choosing the smoke budget"):
-# at CPU budgets a ResNet-18 trained from scratch is no better than an untrained one, so
-# the smoke budget fine-tunes ImageNet EfficientNet-Lite0 with the chosen CutPaste task
-# (the paper's Table 3 recipe, shortened): 10 head-only steps at lr 0.03, then 20 steps of
-# all layers at lr 1e-4 with BatchNorm statistics frozen, 8 source images per step, 224 px.
+# Budgets: a named compute scale. A budget sets compute only (image size, steps, batch,
+# learning rate, evaluation interval and the like), never the model: backbone and
+# pretrained mode come from the spec or the flags, so "Table 1 at smoke" still trains a
+# ResNet-18 from scratch (DESIGN.md, "Comparisons a reader can trust"). "paper" is exactly
+# the dataclass defaults. Each smoke size was chosen by measurement on 2 CPU cores (README,
+# "Choosing the smoke budget" and "Where training from scratch starts to pay").
+MODEL_FIELDS = ("backbone", "pretrained")      # what a budget may never set
 _BUDGETS: dict[str, dict[str, Any]] = {
     "paper": {},
     "reduced": {"image_size": 256, "steps": 8192, "eval_interval": 2048},
-    "smoke": {"backbone": "efficientnet_lite0", "pretrained": "finetune", "image_size": 224,
-              "batch_size": 8, "head_steps": 10, "steps": 20, "eval_interval": 0, "embedding_sample": 32},
 }
-# The smoke budget for a model trained from scratch (pretrained=none): 64 px, 16 source
-# images per step (48 trained in 3-way), lr 0.1, 160 steps (~90 s on one core). It beat
-# batch 32 / lr 0.03 on 3 categories (grid 0.85 vs 0.52); it is the scratch control.
-_SCRATCH_SMOKE = {"backbone": "resnet18", "image_size": 64, "batch_size": 16, "steps": 160, "lr": 0.1,
+# Smoke, ResNet-18 from scratch (pretrained=none): 64 px, 16 source images per step (48
+# trained in 3-way), lr 0.1 (beat batch 32 / lr 0.03 on 3 categories), and enough steps
+# that training has overtaken its untrained control on the learning curve (README).
+_SCRATCH_SMOKE = {"image_size": 64, "batch_size": 16, "steps": 512, "lr": 0.1,
                   "eval_interval": 0, "embedding_sample": 32}
-
-
-# Patch-level variants at the smoke budget: 32 px windows of 128 px images scored at stride
-# 8 (13 x 13 windows per image), local features (stages 2 and 3) of EfficientNet-Lite0
-# fine-tuned on crops; chosen by measurement (README, "Localization").
-_PATCH_SMOKE = {"backbone": "efficientnet_lite0", "pretrained": "finetune", "image_size": 128,
-                "patch_size": 32, "patch_stride": 8, "batch_size": 16, "head_steps": 10, "steps": 20,
+# Smoke, ImageNet-pretrained encoders (frozen or finetune): the paper's Table 3 recipe
+# shortened: 224 px, 8 source images per step, 10 head-only steps at lr 0.03, then 20 steps
+# of all layers at lr 1e-4 with BatchNorm statistics frozen.
+_PRETRAINED_SMOKE = {"image_size": 224, "batch_size": 8, "head_steps": 10, "steps": 20,
+                     "eval_interval": 0, "embedding_sample": 32}
+# Smoke, patch-level variants: 32 px windows of 128 px images scored at stride 8 (13 x 13
+# windows per image), local features (stages 2 and 3) (README, "Localization").
+_PATCH_SMOKE = {"image_size": 128, "patch_size": 32, "patch_stride": 8, "batch_size": 16,
                 "feature_layers": "layer2,layer3", "eval_interval": 0, "embedding_sample": 32}
+_PATCH_PRETRAINED_SMOKE = {**_PATCH_SMOKE, "head_steps": 10, "steps": 20}
+_PATCH_SCRATCH_SMOKE = {**_PATCH_SMOKE, "steps": 512, "lr": 0.1}
 
 
 def budget_defaults(budget: str, values: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The budget's defaults for a config whose own ``values`` are given.
+    """The budget's compute defaults for the model that ``values`` names.
 
-    A budget sizes the model that is asked for: ``smoke`` with ``pretrained=none`` trains a
-    ResNet-18 from scratch at 64 px instead of fine-tuning EfficientNet-Lite0 at 224 px.
+    The model (backbone, pretrained mode, and whether the variant is patch-level) is read
+    from ``values`` or the dataclass defaults, never chosen here: smoke sizes a scratch
+    ResNet-18 differently from a pretrained encoder, but does not swap one for the other.
     """
-    if budget not in _BUDGETS:
+    if budget not in _BUDGETS and budget != "smoke":
         raise ConfigError(f"unknown budget {budget!r}; choose one of {list(BUDGETS)}")
+    if budget != "smoke":
+        return dict(_BUDGETS[budget])
     values = values or {}
-    if budget == "smoke" and str(values.get("pretrained")) == "none":
-        return dict(_SCRATCH_SMOKE)
-    if budget == "smoke" and str(values.get("variant", "")).endswith("_patch"):
-        return dict(_PATCH_SMOKE)
-    return dict(_BUDGETS[budget])
+    pretrained = str(values.get("pretrained", TrialConfig.pretrained)) != "none"
+    from trainables.augmentations import VARIANTS
+    variant = VARIANTS.get(str(values.get("variant", TrialConfig.variant)))
+    if variant is not None and variant.patch_level:
+        return dict(_PATCH_PRETRAINED_SMOKE if pretrained else _PATCH_SCRATCH_SMOKE)
+    return dict(_PRETRAINED_SMOKE if pretrained else _SCRATCH_SMOKE)

@@ -193,13 +193,62 @@ def load_category(root: str | Path, category: str, image_size: int,
                         test_labels=labels, **meta, **tensors)
 
 
+MVTEC_COUNTS = Path(__file__).with_name("mvtec_ad_counts.csv")   # Bergmann et al. 2019, Table 1
+
+
+def mvtec_ad_counts() -> dict[str, tuple[int, int, int]]:
+    """MVTec AD's published images per category: (train good, test good, test defective)."""
+    import csv
+    rows = [r for r in csv.DictReader(line for line in MVTEC_COUNTS.read_text().splitlines()
+                                      if not line.startswith("#"))]
+    return {r["category"]: (int(r["train_good"]), int(r["test_good"]), int(r["test_defective"])) for r in rows}
+
+
+def _file_counts(root: Path, category: str) -> tuple[int, int, int]:
+    folder = root / category
+    train = len(_images_in(folder / "train" / "good"))
+    test_good = test_bad = 0
+    if (folder / "test").is_dir():
+        for d in (p for p in (folder / "test").iterdir() if p.is_dir()):
+            n = len(_images_in(d))
+            if d.name == "good":
+                test_good += n
+            else:
+                test_bad += n
+    return train, test_good, test_bad
+
+
+def is_mvtec_ad(root: Path) -> tuple[bool, str]:
+    """Whether ``root`` is MVTec AD, and why (or why not).
+
+    Category names are not enough: the generated dataset, or any copy of it without its
+    manifest, has the same 15 folder names. MVTec AD is recognised by the checksum that
+    ``fetch-mvtec`` verified, or by every category's train/test file counts matching the
+    published ones (a user may have copied the data from elsewhere).
+    """
+    from trainables.fetch import VERIFIED_MARKER
+    if (root / VERIFIED_MARKER).is_file():
+        return True, f"archive checksum verified by fetch-mvtec ({VERIFIED_MARKER})"
+    expected = mvtec_ad_counts()
+    cats = set(list_categories(root))
+    missing = sorted(set(expected) - cats)
+    if missing:
+        return False, f"categories {missing} missing"
+    for cat, want in expected.items():
+        got = _file_counts(root, cat)
+        if got != want:
+            return False, (f"{cat}: (train good, test good, test defective) = {got}, "
+                           f"MVTec AD has {want}")
+    return True, "per-category file counts match MVTec AD's published counts"
+
+
 @lru_cache(maxsize=32)
 def dataset_id(root: str | Path) -> str:
     """``name@fingerprint`` recorded with every result: which data a number came from.
 
     The generated dataset carries its own manifest; otherwise the name is ``mvtec_ad``
-    when all 15 MVTec categories are present, else the folder's name, and the
-    fingerprint hashes relative paths and sizes (stable across copies of the data).
+    only when ``is_mvtec_ad`` says so (checksum or published file counts), else the
+    folder's name. The fingerprint hashes relative paths and sizes (stable across copies).
     """
     root = Path(root).resolve()
     manifest = root / "DATASET.json"
@@ -207,7 +256,7 @@ def dataset_id(root: str | Path) -> str:
         m = json.loads(manifest.read_text())
         return f"{m['name']}@{m['fingerprint']}"
     cats = list_categories(root)
-    name = "mvtec_ad" if set(MVTEC_CATEGORIES) <= set(cats) else root.name
+    name = "mvtec_ad" if is_mvtec_ad(root)[0] else root.name
     h = hashlib.sha256()
     for cat in cats:
         for p in sorted((root / cat).rglob("*")):

@@ -7,6 +7,7 @@ target that is renamed into place, so an interrupted run never leaves a half dat
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import sys
@@ -64,6 +65,9 @@ def download(url: str, part: Path, quiet: bool = False) -> Path:
     return part
 
 
+VERIFIED_MARKER = ".verified_archive.json"   # written by fetch_archive after a checksum match
+
+
 def sha256_of(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -91,6 +95,8 @@ def fetch_archive(url: str, target: Path, sha256: str, quiet: bool = False) -> P
     tmp.mkdir(parents=True)
     with tarfile.open(part) as tar:
         tar.extractall(tmp, filter="data")
+    # the archive's checksum was verified: say so inside the data, for dataset_id()
+    (tmp / VERIFIED_MARKER).write_text(json.dumps({"url": url, "sha256": digest}) + "\n")
     if target.exists():
         target.rmdir()  # empty, checked above
     os.replace(tmp, target)

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.metrics import roc_auc_score
 
+from trainables.backbones import deepest
 from trainables.categories import category_info
 from trainables.config import TrialConfig
 from trainables.density import DensityEstimator
@@ -128,7 +129,7 @@ def gradcam_maps(model, density: DensityEstimator, images_u8: torch.Tensor, cfg:
     for i in range(0, len(images_u8), batch):
         x = images_u8[i:i + batch].to(device).float().div_(255)
         with torch.enable_grad():
-            maps = model.encoder.stages(model.normalise(x), upto=max(layers, key=lambda n: int(n[-1])))
+            maps = model.encoder.stages(model.normalise(x), upto=deepest(layers))
             acts = maps["layer4"] if "layer4" in maps else maps[layers[-1]]
             acts.retain_grad()
             feats = torch.cat([maps[n].mean(dim=(2, 3)) for n in layers], dim=1)

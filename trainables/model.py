@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from trainables.backbones import STAGES, build_encoder
+from trainables.backbones import build_encoder, deepest
 from trainables.config import TrialConfig
 
 
@@ -43,9 +43,9 @@ class CutPasteNet(nn.Module):
         return self.classifier(self.head(pooled))
 
     def features(self, x: Tensor, layers: list[str]) -> Tensor:
-        """Average-pooled features of the chosen stages, concatenated (input to the GDE)."""
-        last = max(layers, key=STAGES.index)
-        maps = self.encoder.stages(self.normalise(x), upto=last)
+        """Average-pooled features of the chosen stages (``layerN``, or ``levelN`` of EfficientNet),
+        concatenated (input to the GDE)."""
+        maps = self.encoder.stages(self.normalise(x), upto=deepest(layers))
         return torch.cat([maps[name].mean(dim=(2, 3)) for name in layers], dim=1)
 
 

@@ -2,7 +2,8 @@
 
 Prints image AUC, per-defect AUC and costs; ``--json`` adds one JSON object on the
 last line (``image_auc``, ``auc_by_defect``, ``train_seconds``, ``eval_seconds``,
-``images_per_second`` and the resolved ``config``) for scripts.
+``images_per_second``, the ``null_score_*`` normalisation of the scores and the resolved
+``config``) for scripts.
 """
 from __future__ import annotations
 
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{m['images_per_second']:.0f} images/s on {m['device']}")
     if args.json:
         keys = ("image_auc", "pixel_auc", "auc_by_defect", "val_auc", "train_seconds", "eval_seconds",
-                "images_per_second", "dataset", "device")
+                "images_per_second", "null_score_mean", "null_score_std", "null_score_method", "dataset", "device")
         print(json.dumps({**{k: m.get(k) for k in keys}, "config": cfg.to_dict()}))
     return 0
 

@@ -3,7 +3,8 @@
 A plain function of a validated config (no Ray here): usable from a notebook, a test,
 ``python -m trainables.run`` or the Ray Tune wrapper in ``study``. Evaluation happens
 every ``eval_interval`` steps and at the end; each one calls ``report(metrics, state)``
-so a scheduler can stop the trial early and a wrapper can checkpoint ``state``.
+so a scheduler can stop the trial early and a wrapper can checkpoint ``state``; every
+evaluation's scalars are also kept as the trial's learning curve (``TrialResult.history``).
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from trainables.model import build_model, freeze_backbone, freeze_batchnorm_stat
 
 Report = Callable[[dict[str, Any], dict[str, Any] | None], None]
 EVAL_BATCH = 64
+HISTORY_KEYS = ("step", "image_auc", "pixel_auc", "val_auc", "loss", "train_seconds", "images_per_second")
 
 
 @dataclass
@@ -36,6 +38,12 @@ class TrialResult:
     scores: dict[str, list]                     # per test image: image_path, label, defect_type, score
     embeddings: dict[str, Any] = field(default_factory=dict)  # kind -> [n, d] features, for t-SNE figures
     heatmaps: dict[str, list] = field(default_factory=dict)    # Figure 4 rows (localizing variants)
+    history: list[dict[str, Any]] = field(default_factory=list)  # HISTORY_KEYS of every evaluation
+
+    def history_columns(self, trial_key: str) -> dict[str, list]:
+        """Columns of the ``history`` results table (a learning curve): one row per evaluation."""
+        return {"trial_key": [trial_key] * len(self.history),
+                **{k: [h.get(k) for h in self.history] for k in HISTORY_KEYS}}
 
     def embedding_rows(self, trial_key: str) -> dict[str, list]:
         """Columns of the ``embeddings`` results table: one row per sampled image."""
@@ -127,9 +135,14 @@ def embedding_sample(model, data: CategoryData, store: PixelStore, test_feats: n
 
 def evaluate(model, data: CategoryData, fit_idx: np.ndarray, cfg: TrialConfig,
              device: torch.device, val_idx: np.ndarray | None = None,
-             patch_level: bool = False) -> dict[str, Any]:
+             patch_level: bool = False, null_stats: bool = False) -> dict[str, Any]:
     """GDE on un-augmented normal training images; AUC on the test set (and pixel AUC when
-    the variant localizes: patch-level variants, or GradCAM when ``cfg.gradcam``)."""
+    the variant localizes: patch-level variants, or GradCAM when ``cfg.gradcam``).
+
+    ``null_stats`` adds ``null_score_*``: out-of-fold scores of the fit images (see
+    ``trainables.crossfit``), which ensembles standardise by. Only the final evaluation needs
+    them, and they cost K extra density fits, so intermediate evaluations skip them.
+    """
     test_feats = extract_features(model, data.test, cfg, device)   # also the t-SNE sample's source
     train_feats = density = None
     if not patch_level:
@@ -146,9 +159,17 @@ def evaluate(model, data: CategoryData, fit_idx: np.ndarray, cfg: TrialConfig,
         scores = window_scores.max(axis=1)                  # image score: the worst window
         train_scores = windows.score(train_windows).max(axis=1)
         maps = upsample_window_scores(window_scores, data.image_size, cfg)
+
+        def fit_score(fit: np.ndarray, held: np.ndarray) -> np.ndarray:
+            return WindowDensity(cfg).fit(fit).score(held).max(axis=1)
+        null_features = train_windows
     else:
         scores = density.score(test_feats)
         train_scores = density.score(train_feats)
+
+        def fit_score(fit: np.ndarray, held: np.ndarray) -> np.ndarray:
+            return DensityEstimator(cfg.density, seed=cfg.seed).fit(fit).score(held)
+        null_features = train_feats
         if cfg.gradcam:
             from trainables.localization import gradcam_maps
             maps = gradcam_maps(model, density, data.test, cfg, device)
@@ -157,10 +178,13 @@ def evaluate(model, data: CategoryData, fit_idx: np.ndarray, cfg: TrialConfig,
         "auc_by_defect": auc_by_defect(data.test_labels, scores, data.test_defects),
         "scores": scores,
         "train_score_mean": float(train_scores.mean()),
-        "train_score_std": float(train_scores.std()),
+        "train_score_std": float(train_scores.std()),   # in-sample: kept for old readers only
         "test_features": test_feats,
         "maps": maps,
     }
+    if null_stats:
+        from trainables.crossfit import null_stats as crossfit_null_stats
+        out.update(crossfit_null_stats(null_features, fit_score, "train_good", k=5, seed=cfg.seed))
     if maps is not None:
         from trainables.localization import pixel_auc
         out["pixel_auc"] = pixel_auc(maps, data.test_masks.numpy())
@@ -292,6 +316,8 @@ def run_trial(config: TrialConfig | Mapping[str, Any], data_root: str | Path | N
     trained_images = 0
     last: dict[str, Any] = {}
     loss: torch.Tensor | None = None
+    # the learning curve so far travels in the checkpoint, so a resumed trial keeps its start
+    history: list[dict[str, Any]] = list(initial_state.get("history", [])) if initial_state else []
     checkpoints = sorted({s for s in range(interval, total_steps + 1, max(interval, 1))} | {total_steps})
     checkpoints = [c for c in checkpoints if c > step] or [step]
 
@@ -313,7 +339,8 @@ def run_trial(config: TrialConfig | Mapping[str, Any], data_root: str | Path | N
             torch.cuda.synchronize()
         train_seconds += time.perf_counter() - t0
         t1 = time.perf_counter()
-        ev = evaluate(model, data, fit_idx, cfg, device, val_idx, patch_level=variant.patch_level)
+        ev = evaluate(model, data, fit_idx, cfg, device, val_idx, patch_level=variant.patch_level,
+                      null_stats=stop_at == checkpoints[-1])
         eval_seconds += time.perf_counter() - t1
         last = ev
         metrics = {
@@ -330,6 +357,8 @@ def run_trial(config: TrialConfig | Mapping[str, Any], data_root: str | Path | N
             "dataset": dataset_name,
             "device": device_label,
         }
+        # a retry resumed at its last step evaluates that step again: keep one row per step
+        history = [h for h in history if h["step"] != step] + [{k: metrics[k] for k in HISTORY_KEYS}]
         if verbose:
             print(f"[trial] {cfg.category}/{cfg.variant} step {step}/{total_steps} "
                   f"image_auc={metrics['image_auc']:.4f} loss={metrics['loss']:.4f} "
@@ -337,16 +366,14 @@ def run_trial(config: TrialConfig | Mapping[str, Any], data_root: str | Path | N
         if report is not None:
             # a snapshot, not live references: training goes on after the report
             state = {"model": model.state_dict(), "generator": gen.get_state().cpu(),
-                     "step": step, "phase": phase_idx}
+                     "step": step, "phase": phase_idx, "history": history}
             if opt is not None:
                 state.update(optimizer=opt.state_dict(), scheduler=sched.state_dict())
             state = copy.deepcopy(state)
             report(metrics, state)
 
-    metrics.update(
-        train_score_mean=last["train_score_mean"],
-        train_score_std=last["train_score_std"],
-    )
+    metrics.update({k: last.get(k) for k in ("train_score_mean", "train_score_std", "null_score_mean",
+                                             "null_score_std", "null_score_method")})
     scores = {
         "image_path": list(data.test_paths),
         "label": data.test_labels.tolist(),
@@ -358,4 +385,5 @@ def run_trial(config: TrialConfig | Mapping[str, Any], data_root: str | Path | N
     if last.get("maps") is not None:
         kind = "patch" if variant.patch_level else "gradcam"
         heatmaps = heatmap_rows(data, last["maps"], cfg, kind)
-    return TrialResult(metrics=metrics, config=cfg, scores=scores, embeddings=embeddings, heatmaps=heatmaps)
+    return TrialResult(metrics=metrics, config=cfg, scores=scores, embeddings=embeddings, heatmaps=heatmaps,
+                       history=history)

@@ -14,15 +14,18 @@ def test_figures_cli_writes_every_figure_for_the_studies_present(results_dir, sm
                         "--out", str(tmp_path), "--data-root", str(small_dataset)],
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr + r.stdout
-    expected = ["table1_bars", "table1_roc", "table1_tsne", "table7_optim_bars", "table7_optim_ablation",
-                "table7_optim_roc", "table2_localization_heatmaps", "table2_localization_bars", "samples"]
+    expected = ["table1_bars", "table1_roc", "table1_tsne", "table1_cd", "table7_optim_bars", "table7_optim_ablation",
+                "table7_optim_roc", "table2_localization_heatmaps", "table2_localization_bars", "samples",
+                "learning_curve_learning_curve"]
     for name in expected:
         for ext in ("png", "pdf"):
             f = tmp_path / f"{name}.{ext}"
             assert f.exists(), f"{f.name} missing; made: {sorted(p.name for p in tmp_path.iterdir())}"
             assert f.stat().st_size > 10_000, f"{f.name} is nearly empty"
-    # table1 sweeps only the variant: no numeric ablation curve is drawn for it
+    # table1 sweeps only the variant (its control's steps = 0 is no sweep): no ablation curve
     assert not (tmp_path / "table1_ablation.png").exists()
+    # two columns (table7 has two lrs, no control): no critical-difference diagram
+    assert not (tmp_path / "table7_optim_cd.png").exists()
 
 
 def test_sample_grid_shows_real_augmentations_that_differ_from_the_normal_image(small_dataset):

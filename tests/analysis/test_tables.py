@@ -61,35 +61,98 @@ def test_group_rows_average_per_category_means_and_ses_like_the_paper():
     assert list(wide(t)[""]) == ["carpet", "grid", "bottle", "texture", "object", "all"]
 
 
-def test_paper_numbers_and_differences_sit_beside_mvtec_results():
-    t = build_table("table1", known_trials())
+PROTOCOL = {"backbone": "resnet18", "pretrained": "none", "image_size": 256, "steps": 65536, "batch_size": 32}
+
+
+def protocol_trials(dataset: str = "mvtec_ad@abc", seeds: int = 5, categories=None, **changes) -> pd.DataFrame:
+    """Table 1 at the paper's protocol: 15 categories x 5 seeds, made-up AUCs, plus controls."""
+    from trainables.categories import MVTEC_CATEGORIES
+    rng = np.random.default_rng(1)
+    rows = []
+    for cat in categories or MVTEC_CATEGORIES:
+        for var, base in (("cutpaste_3way", 0.95), ("cutpaste", 0.90)):
+            for seed in range(seeds):
+                rows.append({"trial_key": f"{cat}-{var}-{seed}", "study": "table1", "variant": var, "category": cat,
+                             "seed": seed, "dataset": dataset, "budget": "paper", "status": "ok",
+                             "image_auc": base + rng.uniform(-0.03, 0.03), **PROTOCOL, **changes})
+        for seed in range(seeds):
+            rows.append({"trial_key": f"{cat}-ctl-{seed}", "study": "table1", "variant": "cutpaste_3way",
+                         "category": cat, "seed": seed, "dataset": dataset, "budget": "paper", "status": "ok",
+                         "image_auc": 0.75 + rng.uniform(-0.03, 0.03), **{**PROTOCOL, **changes, "steps": 0}})
+    return pd.DataFrame(rows)
+
+
+def test_paper_numbers_and_differences_sit_beside_trials_at_the_papers_protocol():
+    trials = protocol_trials()
+    t = build_table("table1", trials)
     c = cell(t, "carpet", "cutpaste_3way")
     assert c["paper"] == pytest.approx(0.931) and c["paper_se"] == pytest.approx(0.011)
-    assert c["diff"] == pytest.approx(0.92 - 0.931)
-    assert cell(t, "all", "cutpaste")["paper"] == pytest.approx(0.909)
+    mine = trials[(trials.category == "carpet") & (trials.variant == "cutpaste_3way") & (trials.steps > 0)]
+    assert c["mean"] == pytest.approx(mine.image_auc.mean()) and c["diff"] == pytest.approx(mine.image_auc.mean() - 0.931)
+    # group rows: average of the per-category means, beside the paper's group value
+    trained = trials[(trials.steps > 0) & (trials.variant == "cutpaste")]
+    per_cat = trained.groupby("category").image_auc.mean()
+    textures = ["carpet", "grid", "leather", "tile", "wood"]
+    tex = cell(t, "texture", "cutpaste")
+    assert tex["mean"] == pytest.approx(per_cat[textures].mean()) and tex["paper"] == pytest.approx(0.917)
+    allrow = cell(t, "all", "cutpaste")
+    assert allrow["mean"] == pytest.approx(per_cat.mean()) and allrow["paper"] == pytest.approx(0.909)
+    assert allrow["diff"] == pytest.approx(per_cat.mean() - 0.909)
+    # the control column has no paper counterpart, and the untrained control is never "CutPaste_3way"
+    assert t.data.loc[t.data["column"] == "control: untrained", "paper"].isna().all()
     md = render(t, "markdown")
-    assert "mvtec_ad@abc" in md and "budget paper" in md
-    assert "| carpet | 92.0 ± 1.2 (n=3) | 93.1 | -1.1 |" in md   # n is shown where it is not the paper's 5
-    assert "(n=2)" in md
+    assert "mvtec_ad@abc" in md and "budget paper" in md and "resnet18 trained from scratch" in md
+    assert "cutpaste_3way paper" in md and "(n=" not in md
 
 
-def test_other_datasets_get_no_paper_columns_and_the_caption_says_why():
-    t = build_table("table1", known_trials("generated@f00"))
-    assert t.data["paper"].isna().all()
+@pytest.mark.parametrize("change,why", [
+    ({"steps": 30}, "steps 30 vs 65,536"), ({"backbone": "efficientnet_lite0"}, "backbone efficientnet_lite0 vs resnet18"),
+    ({"seeds": 1}, "seeds 1 vs 5"), ({"dataset": "generated@f00"}, "dataset generated vs MVTec AD"),
+    ({"categories": ["carpet", "bottle"]}, "texture row has 1 of its 5 categories")])
+def test_any_departure_from_the_protocol_drops_paper_values_and_the_caption_says_which(change, why):
+    kwargs = dict(change)
+    trials = protocol_trials(dataset=kwargs.pop("dataset", "mvtec_ad@abc"), seeds=kwargs.pop("seeds", 5),
+                             categories=kwargs.pop("categories", None), **kwargs)
+    t = build_table("table1", trials)
     md = render(t, "markdown")
-    assert "generated@f00" in md and "not on MVTec AD" in md and "paper |" not in md
+    assert why in t.caption
+    if "categories" in change:       # the present categories follow the protocol; the groups do not
+        assert cell(t, "carpet", "cutpaste")["paper"] == pytest.approx(0.679)
+        assert t.data.loc[t.data["row_type"] == "group", "paper"].isna().all()
+    else:
+        assert t.data["paper"].isna().all() and "paper |" not in md
 
 
-def test_table7_columns_map_to_the_papers_lr_and_epoch_rows():
-    rows = []
-    for lr, steps in ((0.1, 65536), (0.03, 65536), (0.03, 32768)):
-        for cat in ("carpet", "bottle"):
-            rows.append({"trial_key": f"{lr}{steps}{cat}", "study": "table7_optim", "variant": "cutpaste_3way",
-                         "category": cat, "seed": 0, "lr": lr, "steps": steps, "dataset": "mvtec_ad@x",
-                         "status": "ok", "image_auc": 0.9})
-    t = build_table("table7_optim", pd.DataFrame(rows))
-    assert cell(t, "all", "steps=65536, lr=0.1")["paper"] == pytest.approx(0.953)
-    assert cell(t, "all", "steps=32768, lr=0.03")["paper"] == pytest.approx(0.954)   # epochs=128
+def test_a_small_smoke_run_with_mvtec_names_gets_no_paper_values():
+    t = build_table("table1", known_trials("copy@f00"))
+    assert t.data["paper"].isna().all() and t.data["diff"].isna().all()
+    assert "dataset copy vs MVTec AD" in t.caption and "paper |" not in render(t, "markdown")
+
+
+def test_one_seed_cells_show_no_standard_error_and_the_caption_warns():
+    trials = protocol_trials(seeds=1, categories=["carpet", "bottle"])
+    t = build_table("table1", trials)
+    md = render(t, "markdown")
+    assert " ± " not in md.split("\n\n", 1)[1].split("Tests:")[0]
+    assert cell(t, "carpet", "cutpaste")["se"] != cell(t, "carpet", "cutpaste")["se"]   # NaN
+    assert "one seed" in t.caption
+
+
+def test_controls_get_a_column_a_paired_difference_and_a_test():
+    trials = protocol_trials(dataset="generated@x")
+    t = build_table("table1", trials)
+    assert t.controls == ["control: untrained"] and t.columns[-1] == "control: untrained"
+    c, ctl = cell(t, "grid", "cutpaste_3way"), cell(t, "grid", "control: untrained")
+    assert c["control_diff"] == pytest.approx(c["mean"] - ctl["mean"])
+    tests = t.tests.set_index("column")
+    assert set(tests.index) == {"cutpaste_3way", "cutpaste"} and set(tests["baseline"]) == {"control: untrained"}
+    from scipy.stats import wilcoxon
+    means = t.data[t.data.row_type == "category"].pivot(index="row", columns="column", values="mean")
+    p = wilcoxon(means["cutpaste_3way"] - means["control: untrained"]).pvalue
+    assert tests.at["cutpaste_3way", "p_value"] == pytest.approx(p)
+    assert tests["significant"].all()               # +15-20 points on every one of 15 categories
+    md = render(t, "markdown")
+    assert "cutpaste_3way †" in md and "Δ ctrl" in md and "Holm" in md and "Friedman" in md
 
 
 def test_ensemble_auc_equals_a_direct_computation_from_standardised_scores():
@@ -100,7 +163,7 @@ def test_ensemble_auc_equals_a_direct_computation_from_standardised_scores():
     stats = {"a": (5.0, 2.0), "b": (-1.0, 0.5), "c": (100.0, 10.0)}
     for key, (mu, sd) in stats.items():
         s = mu + sd * (rng.normal(size=30) + labels * rng.uniform(0.5, 1.5))
-        trials.append({"trial_key": key, "train_score_mean": mu, "train_score_std": sd})
+        trials.append({"trial_key": key, "null_score_mean": mu, "null_score_std": sd})
         scores.append(pd.DataFrame({"trial_key": key, "image_path": paths, "label": labels, "score": s}))
     trials, scores = pd.DataFrame(trials), pd.concat(scores)
     z = sum((scores[scores.trial_key == k]["score"].to_numpy() - mu) / sd for k, (mu, sd) in stats.items()) / 3
@@ -116,6 +179,11 @@ def test_table1_from_real_trials_has_an_ensemble_column(results_dir):
     assert t.columns[-1] == "ensemble of 2 seeds (cutpaste_3way)"
     ens = cell(t, "carpet", t.columns[-1])
     assert 0 <= ens["mean"] <= 1 and ens["n"] == 2
+    assert "control: untrained" in t.columns
+    # every trained cell has a bootstrap interval over its test images (and seeds) around its mean
+    for col in ("cutpaste_3way", "cutpaste", "control: untrained"):
+        c = cell(t, "bottle", col)
+        assert c["ci_low"] - 1e-9 <= c["mean"] <= c["ci_high"] + 1e-9 and c["ci_high"] - c["ci_low"] > 0
 
 
 def test_tables_cli_prints_markdown_and_writes_latex_and_csv(results_dir, tmp_path):

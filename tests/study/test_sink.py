@@ -2,7 +2,7 @@ import datetime as dt
 
 import pandas as pd
 
-from study.sink import ResultsSink, done_keys, read_scores, read_trials
+from study.sink import ResultsSink, done_keys, read_history, read_scores, read_trials
 
 
 def row(key, status="ok", **extra):
@@ -56,3 +56,21 @@ def test_a_column_empty_in_one_row_and_filled_in_another_still_reads_with_pandas
     df = pd.read_parquet(tmp_path / "trials").sort_values("trial_key")
     assert df["device"].tolist()[1] == "cpu" and pd.isna(df["device"].tolist()[0])
     assert df["lr"].tolist()[1] == 0.1 and df["restored_from_step"].tolist()[1] == 40
+
+
+def test_history_is_written_with_the_trial_and_read_back_by_step(tmp_path):
+    sink = ResultsSink(str(tmp_path))
+    history = {"trial_key": ["k1"] * 3, "step": [10, 20, 30], "image_auc": [0.6, 0.7, 0.8],
+               "pixel_auc": [None] * 3, "val_auc": [None] * 3, "loss": [1.0, 0.5, 0.25],
+               "train_seconds": [1.0, 2.0, 3.0], "images_per_second": [90.0, 91.0, 92.0]}
+    sink.write_trial(row("k1", null_score_mean=3.0, null_score_std=1.5, null_score_method="crossfit5:train_good"),
+                     history=history)
+    sink.write_trial(row("k2", status="stopped", null_score_mean=None, null_score_std=None,
+                         null_score_method=None))   # a stopped trial: no history, null stats
+    h = read_history(str(tmp_path))
+    assert h["step"].tolist() == [10, 20, 30] and set(h["trial_key"]) == {"k1"}
+    assert h["image_auc"].tolist() == [0.6, 0.7, 0.8] and h["pixel_auc"].isna().all()
+    assert h["pixel_auc"].dtype == "float64" and h["step"].dtype == "int64"
+    df = pd.read_parquet(tmp_path / "trials").set_index("trial_key")   # null stats unify across files
+    assert df.loc["k1", "null_score_std"] == 1.5 and pd.isna(df.loc["k2", "null_score_mean"])
+    assert df.loc["k1", "null_score_method"] == "crossfit5:train_good"

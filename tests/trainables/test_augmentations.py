@@ -5,8 +5,11 @@ import torch
 
 from trainables import augment_ops as ops
 from trainables.augment_ops import PixelStore
-from trainables.augmentations import VARIANTS, create_variant, cutpaste_edit, scar_edit, source_batch
-from trainables.config import TrialConfig
+import torch.nn.functional as F
+
+from trainables.augmentations import (AUGMENTATIONS, FCDD_MVTEC_SIDE, VARIANTS, confetti_noise, create_variant,
+                                      cutpaste_edit, scar_edit, source_batch)
+from trainables.config import ConfigError, TrialConfig
 
 SIZE, N, B = 64, 8, 16
 
@@ -130,11 +133,12 @@ def test_same_seed_gives_the_same_batch_and_another_seed_does_not():
     assert not torch.equal(batch(7), batch(8))
 
 
-def test_augmentation_kernel_count_does_not_grow_with_batch_size():
+@pytest.mark.parametrize("name", ["cutpaste_3way", "confetti"])
+def test_augmentation_kernel_count_does_not_grow_with_batch_size(name):
     from torch.profiler import ProfilerActivity, profile
-    cfg = TrialConfig(image_size=SIZE)
+    cfg = TrialConfig(image_size=SIZE, variant=name)
     store = coordinate_store()
-    v = create_variant("cutpaste_3way")
+    v = create_variant(name)
 
     def count(b):
         gen = torch.Generator().manual_seed(0)
@@ -152,3 +156,163 @@ def test_augmentation_kernel_count_does_not_grow_with_batch_size():
 def test_unknown_variant_lists_the_known_ones():
     with pytest.raises(ValueError, match="cutpaste_3way"):
         create_variant("cutpast")
+
+
+# ------------------------------------------------------------------ scar size in patch variants
+def test_patch_variant_scar_covers_the_same_share_of_its_crop_as_of_a_full_image():
+    """Scar sizes are given at 256 px: a patch variant scales them to its crop, not the image."""
+    full_size, crop, n = 128, 64, 600
+    gen = torch.Generator().manual_seed(5)
+    store = PixelStore(torch.randint(0, 255, (4, 3, full_size, full_size), dtype=torch.uint8, generator=gen))
+    sources = torch.randint(0, 4, (n,), generator=gen)
+
+    def share(cfg, crop=None):
+        pb = source_batch(store, sources, cfg, gen, crop=crop)
+        _, inside = scar_edit(pb, cfg)
+        return inside.flatten(1).float().mean(1).mean().item()
+
+    image_cfg = TrialConfig(image_size=full_size, variant="cutpaste_3way", translate=0.0, jitter=0.0)
+    patch_cfg = TrialConfig(image_size=full_size, variant="cutpaste_3way_patch", patch_size=crop,
+                            translate=0.0, jitter=0.0)
+    assert patch_cfg.scar_scale() == crop / 256 and image_cfg.scar_scale() == full_size / 256
+    expected = (2 + 16) / 2 * (10 + 25) / 2 / 256**2          # mean width x mean length at 256 px
+    full, patch = share(image_cfg), share(patch_cfg, crop=crop)
+    assert full == pytest.approx(expected, rel=0.12)
+    assert patch == pytest.approx(full, rel=0.12), (patch, full)
+    # (sized for the full image, the scar would cover (128/64)^2 = 4x that share of the crop)
+
+
+# ------------------------------------------------------------------ confetti (FCDD)
+def fcdd_cfg(**kw) -> TrialConfig:
+    return plain_cfg(variant="confetti", **kw)
+
+
+def confetti_pair(cfg, seed, b=B, store=None, transform=True):
+    """(input images, confetti output, blob parameters, blurred noise) of one seeded batch."""
+    store = store or coordinate_store()
+    outs = []
+    for _ in range(2):           # the same seed twice: once for the transform, once for its parts
+        gen = torch.Generator().manual_seed(seed)
+        pb = source_batch(store, torch.arange(b) % store.n, cfg, gen)
+        outs.append((pb, gen))
+    (pb, _), (pb2, _) = outs
+    out = AUGMENTATIONS["confetti"](pb, cfg) if transform else None
+    noise, p = confetti_noise(pb2, cfg)
+    return pb2.normal(), out, p, noise
+
+
+def dense_blobs(p, h, w):
+    return ops.confetti_blob_mask(p, torch.arange(h).view(1, 1, h, 1), torch.arange(w).view(1, 1, 1, w))
+
+
+def test_confetti_changes_the_image_only_in_and_around_its_blobs():
+    cfg = fcdd_cfg()
+    x, out, p, _ = confetti_pair(cfg, seed=11)
+    blobs = dense_blobs(p, SIZE, SIZE).any(1)                                   # [B,H,W]
+    k = round(cfg.confetti_blur_kernel * SIZE / FCDD_MVTEC_SIDE)
+    r = (k if k % 2 else k - 1) // 2                                            # blur reach
+    near = F.max_pool2d(blobs.float().unsqueeze(1), 2 * r + 1, stride=1, padding=r)[:, 0] > 0
+    changed = (out != x).any(1)
+    assert not changed[~near].any(), "confetti touched pixels away from every blob"
+    assert changed.flatten(1).any(1).all(), "every image gets confetti"
+    # the blob cores (away from the soft edge) are clearly changed
+    core = -F.max_pool2d(-blobs.float().unsqueeze(1), 2 * r + 1, stride=1, padding=r)[:, 0] > 0
+    assert (out - x).abs().amax(1)[core].mean() > 0.2
+    # soft edges: a blurred blob has intermediate values, not just its colour and zero
+    assert 0.3 < (changed & ~blobs).sum() / changed.sum() < 0.95
+
+
+def test_confetti_blob_counts_and_sizes_are_fcdds():
+    n = 2000
+    cfg = fcdd_cfg()
+    scale = SIZE / FCDD_MVTEC_SIDE
+    _, _, p, _ = confetti_pair(cfg, seed=3, b=n, transform=False)
+    counts = p["counts"]                                            # [n, 2]: coloured, white
+    assert counts.min() >= 1 and counts.max() <= cfg.confetti_max_blobs
+    for kind, mean in enumerate((cfg.confetti_colored_blobs, cfg.confetti_white_blobs)):
+        # FCDD: Bernoulli blob centres, at least one blob: Poisson(mean) given >= 1
+        assert counts[:, kind].float().mean().item() == pytest.approx(mean / (1 - math.exp(-mean)), rel=0.05)
+        assert (counts[:, kind] == 1).float().mean().item() == pytest.approx(
+            mean * math.exp(-mean) / (1 - math.exp(-mean)), abs=0.03)
+    assert torch.equal(p["active"].sum(1), counts.sum(1))
+    side = p["side"][p["active"]]
+    assert side.min() >= 8 * scale and side.max() <= 54 * scale
+    assert side.min() < 10 * scale and side.max() > 52 * scale      # the whole range is used
+    assert p["angle"].abs().max() <= math.radians(45) and p["angle"].abs().max() > math.radians(40)
+    # the drawn squares have their side: area ~ side^2 for blobs wholly inside the image
+    few = {k: v[:200] for k, v in p.items()}
+    masks = dense_blobs(few, SIZE, SIZE)                            # [200,S,H,W]
+    half_diag = few["side"] / math.sqrt(2)
+    inner = few["active"] & (few["cx"] > half_diag) & (few["cx"] < SIZE - half_diag) \
+        & (few["cy"] > half_diag) & (few["cy"] < SIZE - half_diag)
+    area = masks.flatten(2).sum(2).float()[inner]
+    want = few["side"][inner] ** 2
+    assert ((area - want).abs() <= 4 * few["side"][inner] + 4).all()
+
+
+def test_confetti_counts_and_sizes_follow_the_config():
+    cfg = fcdd_cfg(confetti_max_blobs=2, confetti_size_min=30, confetti_size_max=40, confetti_white_blobs=0.0)
+    _, _, p, _ = confetti_pair(cfg, seed=4, b=500, transform=False)
+    scale = SIZE / FCDD_MVTEC_SIDE
+    assert p["counts"][:, 0].max() == 2 and p["counts"][:, 0].min() == 1 and p["counts"][:, 1].max() == 0
+    side = p["side"][p["active"]]
+    assert side.min() >= 30 * scale and side.max() <= 40 * scale
+
+
+def test_confetti_blobs_have_their_own_random_colours():
+    cfg = fcdd_cfg(confetti_blur_sigma=0.0, confetti_white_blobs=0.0, confetti_colored_blobs=3.0)
+    x, out, p, noise = confetti_pair(cfg, seed=8, b=64)
+    colours = p["colour"][:, :cfg.confetti_max_blobs][p["active"][:, :cfg.confetti_max_blobs]]     # [n,3]
+    assert len(colours) > 100
+    assert (colours.std(0) > 0.2).all(), "colours vary across blobs"
+    assert (colours.amax(1) - colours.amin(1)).mean() > 0.2, "and are not grey"
+    assert torch.equal(p["colour"][:, cfg.confetti_max_blobs:], torch.ones_like(p["colour"][:, cfg.confetti_max_blobs:]))
+    # unblurred, a pixel covered by exactly one blob carries that blob's colour
+    masks = dense_blobs(p, SIZE, SIZE)                                           # [B,S,H,W]
+    single = masks.sum(1) == 1
+    owner = masks.float().argmax(1)                                              # [B,H,W]
+    want = p["colour"].gather(1, owner.flatten(1).unsqueeze(2).expand(-1, -1, 3))     # [B,HW,3]
+    got = noise.flatten(2).transpose(1, 2)
+    assert torch.allclose(got[single.flatten(1)], want[single.flatten(1)])
+    # within one image, two blobs differ in colour
+    two = [b for b in range(64) if p["active"][b, :cfg.confetti_max_blobs].sum() >= 2]
+    assert two and all(not torch.allclose(p["colour"][b, 0], p["colour"][b, 1]) for b in two)
+
+
+def test_confetti_adds_its_noise_and_inverts_it_on_white_images():
+    cfg = fcdd_cfg()
+    x, out, p, noise = confetti_pair(cfg, seed=9)
+    assert torch.allclose(out, (x + noise).clamp(0, 1))              # FCDD adds the noise
+    white = PixelStore(torch.full((2, 3, SIZE, SIZE), 255, dtype=torch.uint8))
+    x, out, p, noise = confetti_pair(cfg, seed=9, b=4, store=white)
+    assert torch.allclose(out, (x - noise).clamp(0, 1)) and (out < 1).any()
+
+
+def test_confetti_is_deterministic_given_the_generator():
+    cfg = fcdd_cfg()
+    _, a, _, _ = confetti_pair(cfg, seed=21)
+    _, b, _, _ = confetti_pair(cfg, seed=21)
+    _, c, _, _ = confetti_pair(cfg, seed=22)
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_confetti_sizes_scale_with_the_image():
+    small = fcdd_cfg()
+    large = TrialConfig(variant="confetti", image_size=2 * SIZE, jitter=0.0, translate=0.0)
+    store_large = PixelStore(torch.zeros(2, 3, 2 * SIZE, 2 * SIZE, dtype=torch.uint8))
+    _, _, p_small, _ = confetti_pair(small, seed=1, b=100, transform=False)
+    _, _, p_large, _ = confetti_pair(large, seed=1, b=100, store=store_large, transform=False)
+    assert torch.allclose(p_large["side"], 2 * p_small["side"])
+
+
+def test_confetti_config_is_validated_by_field():
+    with pytest.raises(ConfigError, match="confetti_size_max"):
+        TrialConfig(confetti_size_min=60, confetti_size_max=54)
+    with pytest.raises(ConfigError, match="confetti_rotation"):
+        TrialConfig(confetti_rotation=120)
+    with pytest.raises(ConfigError, match="confetti_max_blobs"):
+        TrialConfig(confetti_max_blobs=0)
+    with pytest.raises(ConfigError, match="confetti_colored_blobs"):
+        TrialConfig(confetti_colored_blobs=0, confetti_white_blobs=0)
+    with pytest.raises(ConfigError, match="confetti_blur_sigma"):
+        TrialConfig(confetti_blur_sigma=-1)

@@ -3,7 +3,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from trainables.backbones import EfficientNetLite0Encoder, MissingWeightsError, build_encoder
+from trainables.backbones import (EFFICIENTNET_LEVELS, STAGES, EfficientNetLite0Encoder, MissingWeightsError,
+                                  build_encoder)
+from trainables.config import ConfigError, TrialConfig
+from trainables.model import build_model
 from trainables.trial import run_trial
 
 TINY = {"image_size": 64, "batch_size": 4, "embedding_sample": 4, "threads": 1}
@@ -31,8 +34,76 @@ def test_encoders_give_four_stages_at_strides_4_to_32():
         enc = build_encoder(backbone, pretrained=False).eval()
         with torch.inference_mode():
             maps = enc.stages(torch.zeros(1, 3, 64, 64))
-        assert [m.shape[-1] for m in maps.values()] == [16, 8, 4, 2]
+        assert [maps[k].shape[-1] for k in STAGES] == [16, 8, 4, 2]
         assert {k: m.shape[1] for k, m in maps.items()} == enc.stage_dims
+
+
+def test_efficientnet_levels_are_rippels_one_indexed_levels_on_timm_blocks():
+    """level1 = stem, level2..level8 = the seven MBConv stages (timm blocks[0..6]), level9 = head
+    conv: so the paper's "level-7" features are blocks[5]'s output, 192 channels in Lite0, and
+    blocks[6] (320 channels, the input of conv_head) is level 8."""
+    assert EFFICIENTNET_LEVELS["level7"] == 5 and EFFICIENTNET_LEVELS["level8"] == 6
+    enc = EfficientNetLite0Encoder(pretrained=False).eval()
+    seen: dict[str, torch.Tensor] = {}
+    hooks = [enc.net.blocks[i].register_forward_hook(lambda m, i, o, i_=i: seen.__setitem__(f"blocks{i_}", o))
+             for i in range(7)]
+    hooks += [enc.net.bn1.register_forward_hook(lambda m, i, o: seen.__setitem__("stem", o)),
+              enc.net.conv_head.register_forward_hook(lambda m, i, o: seen.__setitem__("conv_head", o))]
+    x = torch.randn(2, 3, 64, 64)
+    with torch.inference_mode():
+        maps = enc.stages(x, upto="level7")
+    assert "conv_head" not in seen and "blocks6" not in seen, "level7 stops after blocks[5]"
+    assert torch.equal(maps["level7"], seen["blocks5"])
+    assert maps["level7"].shape[1] == enc.stage_dims["level7"] == 192
+    assert maps["level7"].shape[-1] == 2                    # stride 32
+    with torch.inference_mode():
+        maps = enc.stages(x)
+    for k in range(2, 9):
+        assert torch.equal(maps[f"level{k}"], seen[f"blocks{k - 2}"])
+    assert torch.equal(maps["level1"], seen["stem"])
+    assert torch.equal(maps["level8"], seen["blocks6"]) and maps["level8"].shape[1] == enc.stage_dims["level8"] == 320
+    assert maps["level9"].shape[1] == 1280 and torch.equal(maps["level9"], maps["layer4"])
+    # B0/Lite0 stage widths (EfficientNet Table 1, stages 2..8)
+    assert [enc.stage_dims[f"level{k}"] for k in range(2, 9)] == [16, 24, 40, 80, 112, 192, 320]
+    for h in hooks:
+        h.remove()
+
+
+def test_level7_gde_features_are_pooled_blocks5_output():
+    cfg = TrialConfig(backbone="efficientnet_lite0", pretrained="none", feature_layers="level7", image_size=64)
+    model = build_model(cfg, 3).eval()
+    out = {}
+    hook = model.encoder.net.blocks[5].register_forward_hook(lambda m, i, o: out.__setitem__("b5", o))
+    x = torch.rand(2, 3, 64, 64)
+    with torch.inference_mode():
+        f = model.features(x, cfg.feature_layer_list)
+    hook.remove()
+    assert f.shape == (2, 192)
+    assert torch.allclose(f, out["b5"].mean(dim=(2, 3)))
+
+
+def test_timm_efficientnet_b4_has_the_same_levels():
+    """The paper's Table 3 network: level7 = blocks[5] (272 channels in B4), layer4 = head conv."""
+    enc = build_encoder("timm/efficientnet_b4", pretrained=False).eval()
+    out = {}
+    hook = enc.net.blocks[5].register_forward_hook(lambda m, i, o: out.__setitem__("b5", o))
+    with torch.inference_mode():
+        maps = enc.stages(torch.randn(1, 3, 64, 64), upto="level7")
+    hook.remove()
+    assert torch.equal(maps["level7"], out["b5"]) and maps["level7"].shape[1] == enc.stage_dims["level7"] == 272
+    assert enc.stage_dims["layer4"] == enc.out_dim == 1792
+    TrialConfig(backbone="timm/efficientnet_b4", feature_layers="level7")     # accepted
+
+
+def test_levels_are_refused_for_backbones_without_them():
+    with pytest.raises(ConfigError, match="feature_layers.*efficientnet_lite0"):
+        TrialConfig(backbone="resnet18", feature_layers="level7")
+    with pytest.raises(ConfigError, match="feature_layers"):
+        TrialConfig(backbone="timm/resnet10t", feature_layers="level7")
+    with pytest.raises(ConfigError, match="feature_layers"):
+        TrialConfig(backbone="efficientnet_lite0", feature_layers="level10")
+    assert TrialConfig(backbone="efficientnet_lite0", feature_layers="layer4,level7").feature_layer_list == \
+        ["layer4", "level7"]
 
 
 def test_uncached_torchvision_weights_name_the_missing_file(tmp_path, monkeypatch):

@@ -35,10 +35,18 @@ def test_set_arguments_are_typed_and_win_over_the_budget():
         parse_set_args(["lr"])
 
 
-def test_smoke_budget_fine_tunes_efficientnet_unless_scratch_is_asked_for():
-    pre = TrialConfig.from_dict({}, budget="smoke")
-    assert (pre.backbone, pre.pretrained, pre.image_size) == ("efficientnet_lite0", "finetune", 224)
-    scratch = TrialConfig.from_dict({"pretrained": "none"}, budget="smoke")
-    assert (scratch.backbone, scratch.image_size, scratch.steps, scratch.lr) == ("resnet18", 64, 160, 0.1)
-    assert TrialConfig.from_dict({"pretrained": "frozen"}, budget="smoke").backbone == "efficientnet_lite0"
+def test_a_budget_sizes_the_model_asked_for_and_never_swaps_it():
+    from trainables.config import MODEL_FIELDS, budget_defaults
+    scratch = TrialConfig.from_dict({}, budget="smoke")           # the default model: ResNet-18 from scratch
+    assert (scratch.backbone, scratch.pretrained, scratch.image_size, scratch.lr) == ("resnet18", "none", 64, 0.1)
+    assert scratch.steps == budget_defaults("smoke")["steps"] > 0
+    pre = TrialConfig.from_dict({"backbone": "efficientnet_lite0", "pretrained": "finetune"}, budget="smoke")
+    assert (pre.backbone, pre.pretrained, pre.image_size, pre.head_steps, pre.steps) == (
+        "efficientnet_lite0", "finetune", 224, 10, 20)
+    assert TrialConfig.from_dict({"pretrained": "frozen"}, budget="smoke").backbone == "resnet18"
+    patch = TrialConfig.from_dict({"variant": "cutpaste_3way_patch"}, budget="smoke")
+    assert (patch.backbone, patch.pretrained, patch.patch_size) == ("resnet18", "none", 32)
+    for budget in ("smoke", "reduced", "paper"):
+        for values in ({}, {"pretrained": "finetune"}, {"variant": "cutpaste_patch"}):
+            assert not set(budget_defaults(budget, values)) & set(MODEL_FIELDS)
     assert TrialConfig.from_dict({}, budget="paper") == TrialConfig()

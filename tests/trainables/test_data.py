@@ -107,3 +107,42 @@ def test_mask_of_another_size_names_both_files(dataset_copy):
     Image.fromarray(np.zeros((50, 70), np.uint8)).save(mask)
     with pytest.raises(MaskSizeError, match="002_mask.png.*002.png"):
         load_category(dataset_copy, "bottle", 32, use_cache=False)
+
+
+def _mvtec_shaped_tree(root: Path, counts: dict[str, tuple[int, int, int]], drop_one: bool = False) -> Path:
+    """Tiny PNGs laid out with exactly the given per-category counts (no real MVTec image)."""
+    png = root / "px.png"
+    root.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.zeros((2, 2, 3), np.uint8)).save(png)
+    for cat, (train, test_good, test_bad) in counts.items():
+        for folder, n in ((root / cat / "train" / "good", train), (root / cat / "test" / "good", test_good),
+                          (root / cat / "test" / "crack", test_bad - (1 if drop_one and cat == "zipper" else 0))):
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in range(n):
+                os.link(png, folder / f"{i:03d}.png")
+    return root
+
+
+def test_only_data_with_mvtec_ad_file_counts_is_named_mvtec_ad(tmp_path, dataset_copy):
+    from trainables.data import is_mvtec_ad, mvtec_ad_counts
+    counts = mvtec_ad_counts()
+    assert len(counts) == 15 and counts["bottle"] == (209, 20, 63)
+    assert sum(c[0] for c in counts.values()) == 3629          # the published totals
+    exact = _mvtec_shaped_tree(tmp_path / "exact", counts)
+    assert is_mvtec_ad(exact)[0] and dataset_id(exact).startswith("mvtec_ad@")
+    off_by_one = _mvtec_shaped_tree(tmp_path / "off", counts, drop_one=True)
+    ok, why = is_mvtec_ad(off_by_one)
+    assert not ok and "zipper" in why
+    assert dataset_id(off_by_one).startswith("off@")
+    # the generated data copied without its manifest carries MVTec's names but is not MVTec AD
+    (dataset_copy / "DATASET.json").unlink()
+    assert dataset_id(dataset_copy).startswith("copy@")
+
+
+def test_a_checksum_verified_download_is_mvtec_ad(tmp_path):
+    from trainables.data import is_mvtec_ad
+    from trainables.fetch import VERIFIED_MARKER
+    root = _mvtec_shaped_tree(tmp_path / "mvtec", {"bottle": (3, 1, 1)})
+    assert not is_mvtec_ad(root)[0]
+    (root / VERIFIED_MARKER).write_text('{"sha256": "x"}')
+    assert is_mvtec_ad(root)[0]

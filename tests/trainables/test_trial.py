@@ -30,6 +30,11 @@ def test_trial_reports_each_evaluation_and_scores_every_test_image(small_dataset
     assert r.metrics["images_per_second"] > 0 and r.metrics["dataset"].startswith("generated@")
     # 3-way trains 3 images per source image
     assert r.metrics["train_score_std"] > 0
+    # out-of-fold null statistics of the 12 fit images: not the in-sample ones
+    assert r.metrics["null_score_method"] == "crossfit5:train_good" and r.metrics["null_score_std"] > 0
+    assert r.metrics["null_score_mean"] != pytest.approx(r.metrics["train_score_mean"])
+    assert [h["step"] for h in r.history] == [1, 2, 3] and r.history[-1]["image_auc"] == r.metrics["image_auc"]
+    assert r.history_columns("k")["trial_key"] == ["k"] * 3
 
 
 def test_resuming_from_a_reported_state_matches_an_uninterrupted_run(small_dataset):
@@ -39,6 +44,7 @@ def test_resuming_from_a_reported_state_matches_an_uninterrupted_run(small_datas
     resumed = run_trial({"category": "bottle", "eval_interval": 1, **TINY}, data_root=small_dataset,
                         initial_state=states[0])
     assert resumed.scores["score"] == pytest.approx(full.scores["score"])
+    assert [h["step"] for h in resumed.history] == [1, 2, 3]   # the checkpoint carries the curve so far
 
 
 def test_cli_prints_json_with_the_documented_keys(small_dataset):
@@ -48,7 +54,8 @@ def test_cli_prints_json_with_the_documented_keys(small_dataset):
         capture_output=True, text=True, env=os.environ.copy(), timeout=300)
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    for key in ("image_auc", "auc_by_defect", "train_seconds", "eval_seconds", "images_per_second", "config"):
+    for key in ("image_auc", "auc_by_defect", "train_seconds", "eval_seconds", "images_per_second", "config",
+                "null_score_mean", "null_score_std", "null_score_method"):
         assert key in result
     assert result["config"]["variant"] == "cutpaste" and result["config"]["steps"] == 3
 

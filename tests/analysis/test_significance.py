@@ -1,0 +1,161 @@
+"""Significance statistics on hand-made data: each test can fail if the statistic is wrong."""
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from sklearn.metrics import roc_auc_score
+
+from analysis.significance import (average_ranks, bootstrap_auc_interval, cd_diagram,
+                                   critical_difference_cliques, friedman, holm, paired_tests)
+
+CATS = [f"cat{i:02d}" for i in range(15)]
+
+
+def effect_table(seed=0):
+    rng = np.random.default_rng(seed)
+    base = rng.uniform(0.7, 0.9, len(CATS))
+    return pd.DataFrame({"base": base,
+                         "better": base + 0.05 + rng.normal(0, 0.01, len(CATS)),
+                         "noisy": base + rng.normal(0, 0.05, len(CATS))}, index=CATS)
+
+
+def cell_scores(n_good, n_defect, seeds=1, shift=1.0, seed=0):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for s in range(seeds):
+        for label, n in ((0, n_good), (1, n_defect)):
+            for x in rng.normal(shift * label, 1.0, n):
+                rows.append({"trial_key": f"t{s}", "label": label, "score": x})
+    return pd.DataFrame(rows)
+
+
+def test_holm_matches_hand_computation_and_passes_nan():
+    np.testing.assert_allclose(holm([0.01, 0.04, 0.03]), [0.03, 0.06, 0.06])
+    out = holm([0.01, np.nan, 0.04, 0.03])
+    assert np.isnan(out[1])
+    np.testing.assert_allclose(out[[0, 2, 3]], [0.03, 0.06, 0.06])
+    np.testing.assert_allclose(holm([0.5, 0.6]), [1.0, 1.0])       # capped at 1
+
+
+def test_paired_tests_pvalues_are_scipy_wilcoxon_and_holm():
+    t = effect_table()
+    t.loc["cat03", "noisy"] = np.nan                                  # a category the column lacks
+    res = paired_tests(t, "base").set_index("column")
+    raw = []
+    for col in ("better", "noisy"):
+        d = (t[col] - t["base"]).dropna()
+        ref = stats.wilcoxon(d.to_numpy())
+        assert res.loc[col, "p_value"] == pytest.approx(ref.pvalue)
+        assert res.loc[col, "statistic"] == pytest.approx(ref.statistic)
+        assert res.loc[col, "n_categories"] == len(d)
+        assert res.loc[col, "mean_diff"] == pytest.approx(d.mean())
+        raw.append(ref.pvalue)
+    lo, hi = sorted(raw)
+    expect = {c: (2 * p if p == lo else max(2 * lo, p)) for c, p in zip(("better", "noisy"), raw)}
+    for col in ("better", "noisy"):
+        assert res.loc[col, "p_holm"] == pytest.approx(min(1.0, expect[col]))
+    assert res.loc["noisy", "test"] == "Wilcoxon signed-rank over 14 categories, Holm over 2 comparisons"
+
+
+def test_consistent_effect_is_significant_and_noise_is_not():
+    res = paired_tests(effect_table(), "base").set_index("column")
+    b = res.loc["better"]
+    assert b["significant"] and b["p_holm"] < 0.001
+    assert b["mean_diff"] == pytest.approx(0.05, abs=0.01)
+    assert b["ci_low"] < b["mean_diff"] < b["ci_high"]
+    assert b["ci_low"] > 0.03 and b["ci_high"] < 0.07
+    n = res.loc["noisy"]
+    assert not n["significant"] and n["p_holm"] > 0.05
+    assert n["ci_low"] < 0 < n["ci_high"]
+    again = paired_tests(effect_table(), "base").set_index("column")   # deterministic intervals
+    assert again.loc["better", "ci_low"] == b["ci_low"]
+
+
+def test_identical_columns_are_not_different():
+    t = effect_table()[["base"]].assign(same=lambda d: d["base"])
+    r = paired_tests(t, "base").iloc[0]
+    assert r["p_value"] == 1.0 and r["p_holm"] == 1.0 and not r["significant"]
+    assert r["mean_diff"] == 0 and r["ci_low"] == 0 and r["ci_high"] == 0
+
+
+def test_one_category_gives_no_test_with_a_reason():
+    t = pd.DataFrame({"base": [0.8, np.nan], "x": [0.9, 0.9]}, index=["a", "b"])
+    r = paired_tests(t, "base").iloc[0]
+    assert r["n_categories"] == 1 and np.isnan(r["p_value"]) and np.isnan(r["p_holm"])
+    assert not r["significant"] and "too few" in r["test"]
+
+
+def test_bootstrap_interval_contains_point_auc_and_is_reproducible():
+    s = cell_scores(40, 40, seeds=3)
+    point = np.mean([roc_auc_score(p["label"], p["score"]) for _, p in s.groupby("trial_key")])
+    lo, hi = bootstrap_auc_interval(s, seed=1)
+    assert lo < point < hi and 0.5 < lo < hi <= 1.0
+    assert bootstrap_auc_interval(s, seed=1) == (lo, hi)
+    assert bootstrap_auc_interval(s, seed=2) != (lo, hi)
+
+
+def test_bootstrap_interval_narrows_with_more_test_images():
+    lo1, hi1 = bootstrap_auc_interval(cell_scores(20, 20))
+    lo2, hi2 = bootstrap_auc_interval(cell_scores(400, 400))
+    assert hi2 - lo2 < 0.6 * (hi1 - lo1)
+
+
+def test_bootstrap_interval_perfect_and_degenerate_cells():
+    s = pd.DataFrame({"trial_key": ["a"] * 6 + ["b"] * 6, "label": [0, 0, 0, 1, 1, 1] * 2,
+                      "score": [0.1, 0.2, 0.3, 0.7, 0.8, 0.9] * 2})
+    assert bootstrap_auc_interval(s) == (1.0, 1.0)
+    lo, hi = bootstrap_auc_interval(s[s["label"] == 0])
+    assert np.isnan(lo) and np.isnan(hi)
+
+
+def test_bootstrap_is_fast_on_a_full_table():
+    cells = [cell_scores(50, 50, seeds=5, seed=i) for i in range(15 * 8)]
+    start = time.process_time()
+    for c in cells:
+        bootstrap_auc_interval(c)
+    elapsed = time.process_time() - start
+    print(f"15 x 8 x 5 bootstrap: {elapsed:.2f} s CPU")
+    assert elapsed < 10
+
+
+def test_friedman_matches_scipy_and_needs_enough_data():
+    t = effect_table()
+    t.loc["cat05", "noisy"] = np.nan
+    r = friedman(t)
+    c = t.dropna()
+    ref = stats.friedmanchisquare(c["base"], c["better"], c["noisy"])
+    assert r.statistic == pytest.approx(ref.statistic) and r.p_value == pytest.approx(ref.pvalue)
+    assert r.n_categories == 14
+    assert friedman(t[["base", "better"]]) is None
+    assert friedman(t.iloc[:1]) is None
+
+
+def test_average_ranks_on_a_hand_table():
+    t = pd.DataFrame({"a": [0.9, 0.8, 0.7, 0.5], "b": [0.8, 0.8, 0.9, np.nan], "c": [0.7, 0.6, 0.8, 0.9]})
+    # rows: a>b>c -> 1,2,3; a=b>c -> 1.5,1.5,3; b>c>a -> 3,1,2; last row incomplete, dropped
+    r = average_ranks(t)
+    assert r.to_dict() == pytest.approx({"a": 5.5 / 3, "b": 4.5 / 3, "c": 8 / 3})
+    assert list(r.index) == ["b", "a", "c"]
+
+
+def test_cliques_separate_a_clearly_better_column():
+    t = effect_table()
+    t = pd.DataFrame({"x": t["base"], "y": t["base"], "best": t["base"] + 0.1}, index=CATS)
+    assert critical_difference_cliques(t) == [["best"], ["x", "y"]]
+    overlap = effect_table()                       # noisy ~ base, better > both
+    cl = critical_difference_cliques(overlap)
+    assert ["better"] in cl and sorted(map(sorted, cl)) == [["base", "noisy"], ["better"]]
+
+
+def test_cd_diagram_saves_a_png(tmp_path):
+    from matplotlib.figure import Figure
+    t = effect_table().assign(same=lambda d: d["base"])
+    fig = cd_diagram(t, title="hand-made")
+    assert isinstance(fig, Figure)
+    texts = " ".join(x.get_text() for x in fig.texts)
+    assert "Friedman p =" in texts and "Wilcoxon-Holm" in texts and "n = 15 categories" in texts
+    out = tmp_path / "cd.png"
+    fig.savefig(out)
+    assert out.exists() and out.stat().st_size > 5_000

@@ -41,7 +41,7 @@ def _tables(trials: pd.DataFrame, scores: pd.DataFrame, results: str):
 
 
 def cmd_tables(args: argparse.Namespace) -> int:
-    from analysis.tables import render
+    from analysis.render import render
 
     trials, scores = _load(args.results, args.study)
     out = Path(args.out) if args.out else (Path(args.results) / "tables" if args.format != "markdown" else None)

@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 import pandas as pd
 
+from trainables.augmentations import is_patch_level
 from trainables.categories import MVTEC_CATEGORIES, OBJECTS, TEXTURES
 
 TABLE1_NAMES = {"rotation": "Rotation", "cutout": "Cutout", "scar": "Scar", "cutpaste": "CutPaste",
@@ -103,7 +104,7 @@ def _table3(params: dict) -> str | None:
 
 
 def _table2(params: dict) -> str:
-    return "CutPaste_3way_patch" if str(params.get("variant", "")).endswith("_patch") else "GradCAM"
+    return "CutPaste_3way_patch" if is_patch_level(str(params.get("variant", ""))) else "GradCAM"
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,10 @@ encoder + GDE at the same budget), then a seed ensemble where the table has one.
 column's control, and, only where the trials follow the paper's protocol, ``paper``,
 ``paper_se`` and ``diff``), the paired tests (``analysis.significance``), and a caption
 that names the model, budget and seeds and says why paper columns are missing.
-``render`` turns it into markdown, LaTeX or CSV.
+``analysis.render`` turns it into markdown, LaTeX or CSV.
 """
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -102,7 +101,8 @@ def _paper_columns(long: pd.DataFrame, ok: pd.DataFrame, kind: TableKind, params
     for (col, cat), part in ok.groupby(["tcol", "category"]):
         why = kind.protocol.mismatches(part)
         matched[(col, cat)] = not why
-        reasons.update(dict.fromkeys(why))
+        if col not in control_cols or kind.controls_in_paper:     # a control's steps = 0 is no reason
+            reasons.update(dict.fromkeys(why))
     trained = [c for c in params if c not in control_cols]
     cats_of: dict[str, set[str]] = {}
     for r in long[long["row_type"] == "category"].itertuples():
@@ -219,88 +219,3 @@ def _caption(study: str, kind: TableKind, ok: pd.DataFrame, dataset: str, contro
     if kind.protocol is not None and kind.protocol.note:
         text += f" Note: {kind.protocol.note}."
     return text
-
-
-def _cell(mean: float, se: float, n: int, n_common: int) -> str:
-    if pd.isna(mean):
-        return ""
-    text = f"{100 * mean:.1f}"
-    if not pd.isna(se) and n > 1:
-        text += f" ± {100 * se:.1f}"
-    if n != n_common:
-        text += f" (n={int(n)})"
-    return text
-
-
-def _header(table: Table, col: str) -> str:
-    t = table.tests
-    if not t.empty and bool(t.loc[t["column"] == col, "significant"].any()):
-        return f"{col} {MARK}"
-    return col
-
-
-def wide(table: Table) -> pd.DataFrame:
-    """The table as displayed: per column ours, then paper / Δ where comparable, then Δ ctrl."""
-    d = table.data
-    n_common = int(d.loc[d["row_type"] == "category", "n"].max()) if len(d) else PAPER_SEEDS
-    has_paper = {c: bool(d.loc[d["column"] == c, "paper"].notna().any()) for c in table.columns}
-    has_ctrl = {c: bool(d.loc[d["column"] == c, "control_diff"].notna().any()) for c in table.columns}
-    rows = []
-    for row, part in d.groupby("row", sort=False):
-        line = {"": row}
-        by_col = part.set_index("column")
-        for col in table.columns:
-            head = _header(table, col)
-            r = by_col.loc[col] if col in by_col.index else None
-            line[head] = "" if r is None else _cell(r["mean"], r["se"], r["n"], n_common)
-            if has_paper[col]:
-                line[f"{col} paper"] = "" if r is None or pd.isna(r["paper"]) else f"{100 * r['paper']:.1f}"
-                line[f"{col} Δ"] = "" if r is None or pd.isna(r["diff"]) else f"{100 * r['diff']:+.1f}"
-            if has_ctrl[col]:
-                line[f"{col} Δ ctrl"] = "" if r is None or pd.isna(r["control_diff"]) else \
-                    f"{100 * r['control_diff']:+.1f}"
-        rows.append(line)
-    return pd.DataFrame(rows)
-
-
-def test_lines(table: Table) -> list[str]:
-    """One sentence per comparison, then the notes: what a reader needs to judge the table."""
-    out = []
-    for r in table.tests.itertuples():
-        p = "n/a" if pd.isna(r.p_value) else f"{r.p_value:.3g}"
-        ph = "n/a" if pd.isna(r.p_holm) else f"{r.p_holm:.3g}"
-        ci = "" if pd.isna(r.ci_low) else f" [95% CI {100 * r.ci_low:+.1f}, {100 * r.ci_high:+.1f}]"
-        out.append(f"{r.column} vs {r.baseline}: mean Δ {100 * r.mean_diff:+.1f} points{ci}; {r.test}: "
-                   f"p = {p}, Holm p = {ph}{' ' + MARK if r.significant else ''}")
-    return out + table.notes
-
-
-def render(table: Table, fmt: str) -> str:
-    w = wide(table)
-    tests = test_lines(table)
-    if fmt == "markdown":
-        header = "| " + " | ".join(w.columns) + " |"
-        sep = "|" + "|".join("---" for _ in w.columns) + "|"
-        body = ["| " + " | ".join(str(v) for v in line) + " |" for line in w.itertuples(index=False)]
-        listed = ["", "Tests:", *[f"- {t}" for t in tests]] if tests else []
-        return "\n".join([f"**{table.caption}**", "", header, sep, *body, *listed]) + "\n"
-    if fmt == "latex":
-        esc = lambda s: (str(s).replace("_", r"\_").replace("±", r"$\pm$").replace("Δ", r"$\Delta$")
-                         .replace("%", r"\%").replace(MARK, r"$^\dagger$"))
-        lines = [r"\begin{table}[t]", r"\centering", r"\small",
-                 r"\begin{tabular}{l" + "r" * (len(w.columns) - 1) + "}", r"\toprule",
-                 " & ".join(esc(c) for c in w.columns) + r" \\", r"\midrule"]
-        for line in w.itertuples(index=False):
-            if line[0] == "texture":
-                lines.append(r"\midrule")
-            lines.append(" & ".join(esc(v) for v in line) + r" \\")
-        note = " ".join(tests)
-        lines += [r"\bottomrule", r"\end{tabular}", rf"\caption{{{esc(table.caption)} {esc(note)}}}", r"\end{table}"]
-        return "\n".join(lines) + "\n"
-    if fmt == "csv":
-        return table.data.assign(study=table.study, caption=table.caption).to_csv(index=False)
-    raise ValueError(f"unknown format {fmt!r}; choose markdown, latex or csv")
-
-
-def warn(message: str) -> None:
-    print(f"[analysis] {message}", file=sys.stderr)

@@ -30,8 +30,8 @@ fi
 echo "== device"
 $PY -c "import torch; print(torch.cuda.get_device_name(0) if '$DEVICE' == 'cuda' else 'cpu', '| torch', torch.__version__)"
 echo "== packing: K trials sharing the device, ${SIZE}px, cutpaste_3way, batch 32"
-timeout 400 $PY -m trainables.bench --device "$DEVICE" --image-size "$SIZE" --concurrent "$KS" --seconds "$SECONDS_PER" $SAVE
+timeout 400 $PY -m bench --device "$DEVICE" --image-size "$SIZE" --concurrent "$KS" --seconds "$SECONDS_PER" $SAVE
 echo "== end to end: ours vs PIL + DataLoader reference, ${E2E_SIZE}px"
-timeout 200 $PY -m trainables.bench --device "$DEVICE" --image-size "$E2E_SIZE" --end-to-end --steps "$E2E_STEPS" --images 128
+timeout 200 $PY -m bench --device "$DEVICE" --image-size "$E2E_SIZE" --end-to-end --steps "$E2E_STEPS" --images 128
 echo "== smoke trial"
 timeout 200 $PY -m trainables.run --category bottle --variant cutpaste_3way --budget smoke --set device="$DEVICE" "${TRIAL_SETS[@]}" | grep -E "image AUC|images/s"

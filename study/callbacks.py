@@ -1,11 +1,11 @@
 """Driver-side Ray Tune callback: the only writer of result files, and the progress line."""
 from __future__ import annotations
 
-import datetime as dt
 import time
 
 from ray import tune
 
+from study.schema import failed_row
 from study.sink import ResultsSink
 
 
@@ -31,18 +31,14 @@ class SinkCallback(tune.Callback):
 
     def on_trial_error(self, iteration, trials, trial, **info):
         from study.ray_trial import resolve
-        spec, config, key = resolve(trial.config)
+        job, config, key = resolve(trial.config)
         cfg = config.to_dict()
-        now = dt.datetime.now(dt.timezone.utc)
         err = "unknown error"
         try:
             err = open(trial.error_file).read()[-4000:] if trial.error_file else str(trial.error_msg)
         except Exception:
             pass
-        row = {"trial_key": key, "study": spec["study"], "variant": cfg["variant"],
-               "category": cfg["category"], "seed": cfg["seed"], "status": "failed", "error": err,
-               "image_auc": None, "started_at": now, "finished_at": now}
-        self.sink.write_trial(row)
+        self.sink.write_trial(failed_row(job.study, cfg, key, err))
         self.done += 1
         print(f"[study] {self.done}/{self.total} FAILED {cfg['category']} {cfg['variant']} seed {cfg['seed']}: "
               f"{err.strip().splitlines()[-1] if err.strip() else err}", flush=True)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from trainables.augmentations import VARIANTS
-from trainables.config import TrialConfig
+from trainables.config import TrialConfig, steps_trained
 
 # what a control keeps from its trained trial: the model, the data, the evaluation
 KEPT_FIELDS = ("category", "seed", "backbone", "image_size", "feature_layers", "density",
@@ -29,12 +29,7 @@ KEPT_FIELDS = ("category", "seed", "backbone", "image_size", "feature_layers", "
 
 def is_control(config: dict[str, Any]) -> bool:
     """True for a configuration that trains nothing: untrained or ImageNet-frozen."""
-    pretrained = str(config.get("pretrained", "none"))
-    if pretrained == "frozen":
-        return True
-    steps = int(config.get("steps", 1) or 0)
-    head = int(config.get("head_steps", 0) or 0) if pretrained == "finetune" else 0
-    return steps + head == 0
+    return steps_trained(config) == 0
 
 
 def control_kind(config: dict[str, Any]) -> str:

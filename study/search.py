@@ -6,15 +6,17 @@ continues the same Optuna study, and only the samples still missing are run.
 """
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from study.objective import MODE, REPORTED_METRIC, SEARCH_METRIC
+from study.paths import is_uri
+from study.runtime import RunOptions, job, start_ray, tuner
+from study.schema import OK, STOPPED
 from study.sink import read_trials
 from study.spec import SpecError, StudySpec, TrialSpec
-from trainables.config import FIELD_TYPES
+from trainables.config import FIELD_TYPES, steps_trained
 
 
 def optuna_space(space: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -28,6 +30,14 @@ def optuna_space(space: dict[str, dict[str, Any]]) -> dict[str, Any]:
         else:
             out[key] = FloatDistribution(float(d["low"]), float(d["high"]), log=bool(d.get("log", False)))
     return out
+
+
+def asha_max_t(config: dict[str, Any]) -> int:
+    """ASHA's ``max_t`` in reports: one per evaluation of every step the config trains (a
+    fine-tune's head-only steps included), plus one of slack."""
+    steps = steps_trained(config)
+    evaluations = max(1, -(-steps // (config["eval_interval"] or steps or 1)))
+    return evaluations + 1
 
 
 def best_per_category(results: str, study: str) -> dict[str, dict[str, Any]]:
@@ -44,54 +54,42 @@ def best_per_category(results: str, study: str) -> dict[str, dict[str, Any]]:
     return best
 
 
-def run_search(spec: StudySpec, root: Path, trials: list[TrialSpec], args: argparse.Namespace,
-               budget: str | None = None) -> None:
+def run_search(spec: StudySpec, bases: Sequence[TrialSpec], opts: RunOptions, budget: str | None = None) -> None:
+    """One Optuna search per base config (one per category), each resumed from its journal."""
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
     from ray.tune.search.optuna import OptunaSearch
 
-    from study.launch import trial_data_root, _run_config, start_ray
-    from study.ray_trial import trainable
-
     search = spec.search
     assert search is not None
-    if "://" in args.results:
+    if is_uri(opts.results):
         raise SpecError("search studies keep Optuna's journal on a local or shared filesystem path; "
                         "give --results as a path")
-    resources = start_ray(args, spec)
-    journal_dir = Path(args.results).resolve() / "hpo" / spec.name
+    resources = start_ray(opts, spec.resources)
+    journal_dir = Path(opts.results) / "hpo" / spec.name
     journal_dir.mkdir(parents=True, exist_ok=True)
-    seeds = sorted({t.config["seed"] for t in trials})
-    for base in [t for t in trials if t.config["seed"] == seeds[0]]:
+    for base in bases:
         cat = base.config["category"]
-        done = read_trials(args.results)
+        done = read_trials(opts.results)
         n_done = 0 if done.empty else int(((done["study"] == spec.name) & (done["category"] == cat)
-                                           & done["status"].isin(["ok", "stopped"])).sum())
+                                           & done["status"].isin([OK, STOPPED])).sum())
         remaining = search.num_samples - n_done
         print(f"[study] {cat}: {n_done} of {search.num_samples} search trials done, running {max(remaining, 0)}",
               flush=True)
         if remaining <= 0:
             continue
-        evaluations = max(1, -(-base.config["steps"] // (base.config["eval_interval"] or base.config["steps"] or 1)))
         searcher = OptunaSearch(
             space=optuna_space(search.space), metric=SEARCH_METRIC, mode=MODE, seed=search.seed,
             storage=JournalStorage(JournalFileBackend(str(journal_dir / "optuna.journal"))),
             study_name=f"{spec.name}-{cat}")
-        scheduler = ASHAScheduler(metric=SEARCH_METRIC, mode=MODE, max_t=evaluations + 1,
+        scheduler = ASHAScheduler(metric=SEARCH_METRIC, mode=MODE, max_t=asha_max_t(base.config),
                                   grace_period=search.grace_period, reduction_factor=search.reduction_factor)
-        fixed = {"trial_key": None, "study": spec.name, "config": base.config, "data_root": trial_data_root(args, root),
-                 "cpus": resources.get("cpu", 1), "budget": budget}
-        tuner = tune.Tuner(
-            tune.with_resources(trainable, {k: v for k, v in resources.items() if v}),
-            param_space={"trial": fixed},
-            tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=remaining,
-                                        max_concurrent_trials=args.max_concurrent or None, reuse_actors=False),
-            run_config=_run_config(spec, args, remaining, suffix=f"-{cat}"),
-        )
-        tuner.fit()
-    best = best_per_category(args.results, spec.name)
+        fixed = job(opts, resources, spec.name, base.config, trial_key=None, budget=budget)
+        tuner(f"{spec.name}-{cat}", {"trial": fixed}, opts, resources, remaining,
+              search_alg=searcher, scheduler=scheduler, num_samples=remaining).fit()
+    best = best_per_category(opts.results, spec.name)
     (journal_dir / "best.json").write_text(json.dumps(best, indent=2))
     print(f"\n[study] best configuration per category (chosen by {SEARCH_METRIC}; {REPORTED_METRIC} is the test AUC it reports):")
     for cat, b in sorted(best.items()):

@@ -6,7 +6,8 @@
 ``<results>/history/<study>/<trial_key>.parquet`` (one row per evaluation). Files are
 written under a dot-prefixed temporary name and renamed into place, so readers (which
 skip dot-files) never see half a file, and a retried trial overwrites its own file, so
-a key never appears twice. ``<results>`` is a local path or a pyarrow filesystem URI.
+a key never appears twice. ``<results>`` is a local path or a pyarrow filesystem URI
+(``study.paths``); columns and types are ``study.schema``'s.
 """
 from __future__ import annotations
 
@@ -17,55 +18,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pyarrow import fs as pafs
 
-# columns whose Arrow type cannot be inferred from Python values
-_TYPES = {
-    "auc_by_defect": pa.map_(pa.string(), pa.float64()),
-    "started_at": pa.timestamp("us", tz="UTC"),
-    "finished_at": pa.timestamp("us", tz="UTC"),
-    "image_auc": pa.float64(), "pixel_auc": pa.float64(), "val_auc": pa.float64(),
-    "error": pa.string(), "seed": pa.int64(), "restored_from_step": pa.int64(), "budget": pa.string(),
-    "node_id": pa.string(), "null_score_method": pa.string(),
-}
-# the learning curve: a trial without pixel_auc or val_auc still writes float columns
-_HISTORY = pa.schema([("trial_key", pa.string()), ("step", pa.int64()), ("image_auc", pa.float64()),
-                      ("pixel_auc", pa.float64()), ("val_auc", pa.float64()), ("loss", pa.float64()),
-                      ("train_seconds", pa.float64()), ("images_per_second", pa.float64())])
-
-
-def filesystem(results: str) -> tuple[pafs.FileSystem, str]:
-    if "://" in str(results):
-        return pafs.FileSystem.from_uri(str(results))
-    import os
-    return pafs.LocalFileSystem(), os.path.abspath(str(results))
-
-
-_FLOATS = ("train_seconds", "eval_seconds", "images_per_second", "train_score_mean", "train_score_std",
-           "null_score_mean", "null_score_std")
-
-
-def _declared_type(name: str) -> pa.DataType:
-    """A column's type even when this row has no value for it: a null-typed column in one
-    file and a typed one in another would make ``pandas.read_parquet(<results>/trials)`` fail."""
-    from trainables.config import FIELD_TYPES
-    if name in _TYPES:
-        return _TYPES[name]
-    if name in _FLOATS:
-        return pa.float64()
-    py = FIELD_TYPES.get(name)
-    return {int: pa.int64(), float: pa.float64(), bool: pa.bool_()}.get(py, pa.string())
-
-
-def _table(rows: list[dict[str, Any]]) -> pa.Table:
-    cols = {}
-    for name in rows[0]:
-        values = [r.get(name) for r in rows]
-        if name == "auc_by_defect":
-            values = [list(v.items()) if v is not None else None for v in values]
-        typ = _TYPES.get(name)
-        if typ is None and all(v is None for v in values):
-            typ = _declared_type(name)
-        cols[name] = pa.array(values, type=typ)
-    return pa.table(cols)
+from study.paths import filesystem
+from study.schema import HISTORY, OK, to_table
 
 
 class ResultsSink:
@@ -96,9 +50,9 @@ class ResultsSink:
             self._write("heatmaps", study, key, pa.table(heatmaps))
         if history is not None and history.get("step"):
             self._write("history", study, key, pa.Table.from_pydict(
-                {name: history.get(name, [None] * len(history["step"])) for name in _HISTORY.names},
-                schema=_HISTORY))
-        return self._write("trials", study, key, _table([row]))
+                {name: history.get(name, [None] * len(history["step"])) for name in HISTORY.names},
+                schema=HISTORY))
+        return self._write("trials", study, key, to_table([row]))
 
 
 def _read_folder(results: str, kind: str) -> pd.DataFrame:
@@ -141,4 +95,4 @@ def done_keys(results: str) -> set[str]:
     df = read_trials(results)
     if df.empty:
         return set()
-    return set(df.loc[df["status"] == "ok", "trial_key"])
+    return set(df.loc[df["status"] == OK, "trial_key"])

@@ -134,12 +134,9 @@ def load_spec(name_or_path: str) -> StudySpec:
     if not isinstance(ota, dict):
         _fail(where, "field 'one_at_a_time' must map config keys to lists of values")
     ota = {k: list(v) if isinstance(v, (list, tuple)) else [v] for k, v in ota.items()}
-    for k, v in list(base.items()):
-        base[k] = _coerce(where, f"base.{k}", k, v)
-    for k, values in axes.items():
-        axes[k] = [_coerce(where, f"axes.{k}", k, v) for v in values]
-    for k, values in ota.items():
-        ota[k] = [_coerce(where, f"one_at_a_time.{k}", k, v) for v in values]
+    base = {k: _coerce(where, f"base.{k}", k, v) for k, v in base.items()}
+    axes = {k: [_coerce(where, f"axes.{k}", k, v) for v in values] for k, values in axes.items()}
+    ota = {k: [_coerce(where, f"one_at_a_time.{k}", k, v) for v in values] for k, values in ota.items()}
     controls = raw.get("controls", False)
     if not isinstance(controls, bool):
         _fail(where, f"field 'controls' = {controls!r}; must be true or false")

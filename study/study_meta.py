@@ -11,7 +11,7 @@ from typing import Any
 
 import pyarrow.fs as pafs
 
-from study.sink import filesystem
+from study.paths import filesystem
 from study.spec import StudySpec
 
 

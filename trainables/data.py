@@ -1,21 +1,19 @@
 """Load one category of a dataset in the MVTec AD layout, decoded once and cached.
 
-Layout: ``<root>/<category>/train/good/*.png``, ``<root>/<category>/test/<defect>/*.png``
-(with ``test/good``), masks at ``<root>/<category>/ground_truth/<defect>/<stem>_mask.png``.
-Images are resized to the training resolution once and kept as uint8 tensors: the
-trainer moves the whole category to its device and never decodes again. The cache is
-keyed by a fingerprint of the file list (names, sizes, mtimes) and the image size, is
-written under a lock to a temporary name and renamed, so concurrent trials on a node
-share one decode and nobody reads a half-written file.
+Which files make a category is ``trainables.layout``; which dataset a root is,
+``trainables.dataset_identity``. Images are resized to the training resolution once and kept
+as uint8 tensors: the trainer moves the whole category to its device and never decodes
+again. The cache is keyed by a fingerprint of the file list (names, sizes, mtimes) and the
+image size, is written under a lock to a temporary name and renamed, so concurrent trials
+on a node share one decode and nobody reads a half-written file. Also the dataset command
+line (``python -m trainables.data fetch-mvtec|generate``).
 """
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -23,11 +21,10 @@ import torch
 from filelock import FileLock
 from PIL import Image
 
-from trainables.categories import MVTEC_CATEGORIES
-from trainables.errors import (DatasetNotFoundError, EmptyTrainSetError, ImageReadError,
-                               MaskSizeError, MissingMaskError, UnknownCategoryError)
+from trainables.dataset_identity import dataset_id
+from trainables.errors import DatasetNotFoundError, ImageReadError, MaskSizeError
+from trainables.layout import Listing, list_files
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 CACHE_VERSION = 1
 
 
@@ -52,58 +49,6 @@ def cache_dir() -> Path:
     return base / "categories"
 
 
-def _images_in(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS
-                  and not p.name.startswith("."))
-
-
-def list_categories(root: Path) -> list[str]:
-    root = Path(root)
-    if not root.is_dir():
-        raise DatasetNotFoundError(f"dataset root {root} does not exist or is not a folder")
-    return sorted(p.name for p in root.iterdir() if (p / "train" / "good").is_dir())
-
-
-def _check_category(root: Path, category: str) -> Path:
-    cats = list_categories(root)
-    folder = root / category
-    if category not in cats:
-        raise UnknownCategoryError(
-            f"category '{category}' not found under {root} (expected {folder}/train/good); "
-            f"categories there: {cats or 'none'}")
-    return folder
-
-
-@dataclass(frozen=True)
-class _Listing:
-    train: list[Path]
-    test: list[tuple[Path, str, Path | None]]  # image, defect type, mask
-
-
-def _list_files(root: Path, category: str) -> _Listing:
-    folder = _check_category(root, category)
-    train = _images_in(folder / "train" / "good")
-    if not train:
-        raise EmptyTrainSetError(f"{folder / 'train' / 'good'} holds no images "
-                                 f"({', '.join(IMAGE_EXTENSIONS)})")
-    test: list[tuple[Path, str, Path | None]] = []
-    test_dir = folder / "test"
-    if not test_dir.is_dir():
-        raise DatasetNotFoundError(f"{test_dir} does not exist: a category needs test images")
-    for defect_dir in sorted(p for p in test_dir.iterdir() if p.is_dir()):
-        defect = defect_dir.name
-        for img in _images_in(defect_dir):
-            mask = None
-            if defect != "good":
-                mask = folder / "ground_truth" / defect / f"{img.stem}_mask.png"
-                if not mask.is_file():
-                    raise MissingMaskError(f"defect image {img} has no mask (expected {mask})")
-            test.append((img, defect, mask))
-    if not test:
-        raise DatasetNotFoundError(f"{test_dir} holds no test images")
-    return _Listing(train, test)
-
-
 def fingerprint_files(paths: list[Path], extra: str = "") -> str:
     h = hashlib.sha256(extra.encode())
     for p in paths:
@@ -125,7 +70,7 @@ def _read(path: Path, size: int, mode: str) -> tuple[np.ndarray, tuple[int, int]
     return arr, original
 
 
-def _decode(listing: _Listing, size: int) -> dict:
+def _decode(listing: Listing, size: int) -> dict:
     def rgb(p: Path):
         return _read(p, size, "RGB")
 
@@ -155,7 +100,7 @@ def load_category(root: str | Path, category: str, image_size: int,
                   use_cache: bool = True, verbose: bool = False) -> CategoryData:
     """Decode (or fetch from the node's cache) one category at ``image_size``."""
     root = Path(root).resolve()
-    listing = _list_files(root, category)
+    listing = list_files(root, category)
     all_paths = listing.train + [p for p, _, _ in listing.test] + [m for _, _, m in listing.test if m]
     fp = fingerprint_files(all_paths, f"v{CACHE_VERSION}/{image_size}")
     rel = lambda p: str(p.relative_to(root))
@@ -191,78 +136,6 @@ def load_category(root: str | Path, category: str, image_size: int,
     labels = np.array([0 if d == "good" else 1 for d in meta["test_defects"]], dtype=np.int64)
     return CategoryData(category=category, root=root, image_size=image_size, fingerprint=fp,
                         test_labels=labels, **meta, **tensors)
-
-
-MVTEC_COUNTS = Path(__file__).with_name("mvtec_ad_counts.csv")   # Bergmann et al. 2019, Table 1
-
-
-def mvtec_ad_counts() -> dict[str, tuple[int, int, int]]:
-    """MVTec AD's published images per category: (train good, test good, test defective)."""
-    import csv
-    rows = [r for r in csv.DictReader(line for line in MVTEC_COUNTS.read_text().splitlines()
-                                      if not line.startswith("#"))]
-    return {r["category"]: (int(r["train_good"]), int(r["test_good"]), int(r["test_defective"])) for r in rows}
-
-
-def _file_counts(root: Path, category: str) -> tuple[int, int, int]:
-    folder = root / category
-    train = len(_images_in(folder / "train" / "good"))
-    test_good = test_bad = 0
-    if (folder / "test").is_dir():
-        for d in (p for p in (folder / "test").iterdir() if p.is_dir()):
-            n = len(_images_in(d))
-            if d.name == "good":
-                test_good += n
-            else:
-                test_bad += n
-    return train, test_good, test_bad
-
-
-def is_mvtec_ad(root: Path) -> tuple[bool, str]:
-    """Whether ``root`` is MVTec AD, and why (or why not).
-
-    Category names are not enough: the generated dataset, or any copy of it without its
-    manifest, has the same 15 folder names. MVTec AD is recognised by the checksum that
-    ``fetch-mvtec`` verified, or by every category's train/test file counts matching the
-    published ones (a user may have copied the data from elsewhere).
-    """
-    from trainables.fetch import VERIFIED_MARKER
-    if (root / VERIFIED_MARKER).is_file():
-        return True, f"archive checksum verified by fetch-mvtec ({VERIFIED_MARKER})"
-    expected = mvtec_ad_counts()
-    cats = set(list_categories(root))
-    missing = sorted(set(expected) - cats)
-    if missing:
-        return False, f"categories {missing} missing"
-    for cat, want in expected.items():
-        got = _file_counts(root, cat)
-        if got != want:
-            return False, (f"{cat}: (train good, test good, test defective) = {got}, "
-                           f"MVTec AD has {want}")
-    return True, "per-category file counts match MVTec AD's published counts"
-
-
-@lru_cache(maxsize=32)
-def dataset_id(root: str | Path) -> str:
-    """``name@fingerprint`` recorded with every result: which data a number came from.
-
-    The generated dataset carries its own manifest; otherwise the name is ``mvtec_ad``
-    only when ``is_mvtec_ad`` says so (checksum or published file counts), else the
-    folder's name. The fingerprint hashes relative paths and sizes (stable across copies).
-    """
-    root = Path(root).resolve()
-    manifest = root / "DATASET.json"
-    if manifest.is_file():
-        m = json.loads(manifest.read_text())
-        return f"{m['name']}@{m['fingerprint']}"
-    cats = list_categories(root)
-    name = "mvtec_ad" if is_mvtec_ad(root)[0] else root.name
-    h = hashlib.sha256()
-    for cat in cats:
-        for p in sorted((root / cat).rglob("*")):
-            if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS:
-                h.update(f"{p.relative_to(root)}\0{p.stat().st_size}\n".encode())
-    return f"{name}@{h.hexdigest()[:12]}"
 
 
 def resolve_data_root(data_root: str | Path | None, verbose: bool = True) -> Path:

@@ -1,17 +1,18 @@
-"""Density estimators on features of normal images; higher score = more anomalous.
+"""Registry of the density estimators on features of normal images; higher score = more anomalous.
 
 The paper's GDE is a Gaussian fit to L2-normalised features of the un-augmented
 normal training images, scored by Mahalanobis distance. scikit-learn already has the
 estimators (Ledoit-Wolf shrinkage by default: with a few hundred images and 512
-dimensions the sample covariance is singular), so this module only chooses one and
-normalises features the same way at fit and score time.
+dimensions the sample covariance is singular), so this module only registers them
+(``DENSITIES``: how each fits and scores) and normalises features the same way at fit
+and score time (:class:`DensityEstimator`).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any, Callable
+
 import numpy as np
-from sklearn.covariance import EmpiricalCovariance, LedoitWolf
-from sklearn.mixture import GaussianMixture
-from sklearn.neighbors import KernelDensity
 
 
 def l2_normalise(x: np.ndarray) -> np.ndarray:
@@ -19,8 +20,63 @@ def l2_normalise(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
+@dataclass(frozen=True)
+class DensitySpec:
+    """A density a config may name: ``fit(features, seed)`` returns a fitted scikit-learn
+    estimator, ``score(estimator, features)`` its anomaly scores (features L2-normalised)."""
+    fit: Callable[[np.ndarray, int], Any]
+    score: Callable[[Any, np.ndarray], np.ndarray]
+
+
+def _ledoit_wolf(x: np.ndarray, seed: int):
+    from sklearn.covariance import LedoitWolf
+    return LedoitWolf().fit(x)
+
+
+def _full(x: np.ndarray, seed: int):
+    from sklearn.covariance import EmpiricalCovariance
+    return EmpiricalCovariance().fit(x)
+
+
+def _gmm(x: np.ndarray, seed: int):
+    from sklearn.mixture import GaussianMixture
+    k = max(1, min(4, len(x) // 20))
+    return GaussianMixture(k, covariance_type="full", reg_covar=1e-3, random_state=seed).fit(x)
+
+
+def _kde(x: np.ndarray, seed: int):
+    from sklearn.neighbors import KernelDensity
+    d = x.shape[1]
+    # Scott's rule on the mean per-dimension spread
+    bw = float(np.mean(x.std(axis=0)) * len(x) ** (-1.0 / (d + 4))) or 1.0
+    return KernelDensity(bandwidth=bw).fit(x)
+
+
+def _mahalanobis(est, x: np.ndarray) -> np.ndarray:
+    """Squared Mahalanobis distance (Gaussians)."""
+    return est.mahalanobis(x)
+
+
+def _neg_log_density(est, x: np.ndarray) -> np.ndarray:
+    return -est.score_samples(x)
+
+
+DENSITIES: dict[str, DensitySpec] = {
+    "ledoit_wolf": DensitySpec(_ledoit_wolf, _mahalanobis),
+    "full": DensitySpec(_full, _mahalanobis),           # sample covariance
+    "gmm": DensitySpec(_gmm, _neg_log_density),
+    "kde": DensitySpec(_kde, _neg_log_density),
+}
+
+
+def known_densities() -> str:
+    """``ledoit_wolf, full, gmm or kde``: the registry's names, for messages."""
+    names = list(DENSITIES)
+    return ", ".join(names[:-1]) + " or " + names[-1]
+
+
 class DensityEstimator:
-    """``kind``: ``ledoit_wolf`` (default), ``full`` (sample covariance), ``gmm``, ``kde``."""
+    """``kind``: a name in ``DENSITIES`` (``ledoit_wolf`` by default, ``full``, ``gmm``, ``kde``)."""
 
     def __init__(self, kind: str = "ledoit_wolf", seed: int = 0) -> None:
         self.kind, self.seed = kind, seed
@@ -28,28 +84,14 @@ class DensityEstimator:
 
     def fit(self, features: np.ndarray) -> "DensityEstimator":
         x = l2_normalise(features)
-        if self.kind == "ledoit_wolf":
-            self._est = LedoitWolf().fit(x)
-        elif self.kind == "full":
-            self._est = EmpiricalCovariance().fit(x)
-        elif self.kind == "gmm":
-            k = max(1, min(4, len(x) // 20))
-            self._est = GaussianMixture(k, covariance_type="full", reg_covar=1e-3,
-                                        random_state=self.seed).fit(x)
-        elif self.kind == "kde":
-            d = x.shape[1]
-            # Scott's rule on the mean per-dimension spread
-            bw = float(np.mean(x.std(axis=0)) * len(x) ** (-1.0 / (d + 4))) or 1.0
-            self._est = KernelDensity(bandwidth=bw).fit(x)
-        else:
-            raise ValueError(f"unknown density {self.kind!r}; choose ledoit_wolf, full, gmm or kde")
+        spec = DENSITIES.get(self.kind)
+        if spec is None:
+            raise ValueError(f"unknown density {self.kind!r}; choose {known_densities()}")
+        self._est = spec.fit(x, self.seed)
         return self
 
     def score(self, features: np.ndarray) -> np.ndarray:
         """Squared Mahalanobis distance for Gaussians, negative log density otherwise."""
         if self._est is None:
             raise RuntimeError("fit the density estimator before scoring")
-        x = l2_normalise(features)
-        if self.kind in ("ledoit_wolf", "full"):
-            return self._est.mahalanobis(x)
-        return -self._est.score_samples(x)
+        return DENSITIES[self.kind].score(self._est, l2_normalise(features))

@@ -1,9 +1,10 @@
 """Command line for one trial: ``python -m trainables.run --category bottle --variant cutpaste_3way``.
 
 Prints image AUC, per-defect AUC and costs; ``--json`` adds one JSON object on the
-last line (``image_auc``, ``auc_by_defect``, ``train_seconds``, ``eval_seconds``,
-``images_per_second``, the ``null_score_*`` normalisation of the scores and the resolved
-``config``) for scripts.
+last line for scripts: every metric a trial reports (``trainables.metrics.TRIAL_METRICS``:
+``image_auc``, ``auc_by_defect``, ``train_seconds``, ``eval_seconds``,
+``images_per_second``, the ``null_score_*`` normalisation of the scores, ...; the same
+names as the results columns) and the resolved ``config``.
 """
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         cfg = build_config(args.category, args.variant, args.budget, args.seed, args.sets)
-        from trainables.data import list_categories, resolve_data_root
+        from trainables.data import resolve_data_root
+        from trainables.layout import list_categories
         from trainables.errors import UnknownCategoryError
         root = resolve_data_root(args.data_root)
         if cfg.category not in list_categories(root):
@@ -59,9 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"train {m['train_seconds']:.1f}s  eval {m['eval_seconds']:.1f}s  "
           f"{m['images_per_second']:.0f} images/s on {m['device']}")
     if args.json:
-        keys = ("image_auc", "pixel_auc", "auc_by_defect", "val_auc", "train_seconds", "eval_seconds",
-                "images_per_second", "null_score_mean", "null_score_std", "null_score_method", "dataset", "device")
-        print(json.dumps({**{k: m.get(k) for k in keys}, "config": cfg.to_dict()}))
+        from trainables.metrics import TRIAL_METRICS
+        print(json.dumps({**{k: m.get(k) for k in TRIAL_METRICS}, "config": cfg.to_dict()}))
     return 0
 
 

@@ -7,6 +7,9 @@ contamination): strokes and blobs, a different family from the cut-and-paste pat
 the model trains on, so a search cannot win by rewarding the training task itself.
 Caveat recorded in README: on the *generated* dataset its test defects come from the
 same procedural family, so there val_auc is optimistic; on real data they differ.
+
+This module owns the held-out split and the validation images; scoring them with a model
+and its density (``val_auc``) is evaluation's (``trainables.evaluation``).
 """
 from __future__ import annotations
 
@@ -31,12 +34,15 @@ def defective_copies(images_u8: torch.Tensor, seed: int) -> torch.Tensor:
     return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).contiguous()
 
 
-def val_auc(density, model, data, val_idx: np.ndarray, cfg, device: torch.device) -> float:
-    from sklearn.metrics import roc_auc_score
+def split_train(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(fit, held-out) indices of ``n`` training images: the held-out share is for val_auc; the
+    rest train the model and fit the GDE. Sorted, deterministic by seed."""
+    order = np.random.default_rng(seed).permutation(n)
+    n_val = int(round(n * fraction))
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
 
-    from trainables.trial import extract_features
-    normal = data.train[val_idx]
-    bad = defective_copies(normal, cfg.seed)
-    scores = density.score(extract_features(model, torch.cat([normal, bad]), cfg, device))
-    labels = np.r_[np.zeros(len(normal)), np.ones(len(bad))]
-    return float(roc_auc_score(labels, scores))
+
+def validation_set(normal_u8: torch.Tensor, seed: int) -> tuple[torch.Tensor, np.ndarray]:
+    """The held-out normal images followed by their defective copies, and labels (0 normal, 1 defect)."""
+    bad = defective_copies(normal_u8, seed)
+    return torch.cat([normal_u8, bad]), np.r_[np.zeros(len(normal_u8)), np.ones(len(bad))]

@@ -8,14 +8,16 @@ pytestmark = pytest.mark.slow
 
 
 def test_real_smoke_trials_on_mvtec_named_data_get_no_paper_values(tmp_path, small_spec):
-    from analysis.tables import build_table, render
+    from analysis.render import render
+    from analysis.tables import build_table
     from study.controls import control_of
     from study.ray_trial import make_row
     from study.sink import ResultsSink, read_scores, read_trials
     from study.spec import trial_key
     from trainables.categories import MVTEC_CATEGORIES
     from trainables.config import TrialConfig
-    from trainables.data import dataset_id, list_categories
+    from trainables.dataset_identity import dataset_id
+    from trainables.layout import list_categories
     from trainables.synth import generate_dataset
     from trainables.trial import run_trial
 

@@ -9,7 +9,8 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from analysis.stats import ensemble_auc
-from analysis.tables import build_table, render, wide
+from analysis.render import render, wide
+from analysis.tables import build_table
 
 # per (category, variant): AUCs of seeds
 KNOWN = {

@@ -13,13 +13,17 @@ REQUIRED = ["trial_key", "study", "variant", "category", "seed", "dataset", "ima
             "status", "error", "train_seconds", "eval_seconds", "images_per_second", "device", "node_id",
             "hostname", "started_at", "finished_at", "code_version", "torch_version", "ray_version"]
 TINY = ["--set", "steps=2", "--set", "image_size=32", "--set", "batch_size=4"]
+# table5_heads with one seed on two categories: 4 heads x 2 categories + one untrained control each
+N_TRIALS = 4 * 2 + 2
 
 
 def test_dry_run_counts_trials_and_starts_nothing(small_dataset, tmp_path, capsys):
     assert main(["--study", "table5_heads", "--data-root", str(small_dataset), "--dry-run",
                  "--results", str(tmp_path / "r")]) == 0
     out = capsys.readouterr().out
-    assert "trials: 40" in out and "machine-hours" in out  # 4 variants x 2 categories x 5 seeds
+    # 4 variants x 2 categories x 5 seeds, and one untrained control per category and seed
+    assert "trials: 50" in out and "machine-hours" in out
+    assert "   40 x resnet18 trained from scratch" in out and "   10 x resnet18 untrained + GDE" in out
     assert not (tmp_path / "r").exists()
 
 
@@ -39,16 +43,16 @@ def test_small_study_on_real_ray_writes_rows_and_a_rerun_skips_them(small_datase
     first = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     df = pd.read_parquet(f"{results}/trials")
-    assert len(df) == 8 and df["trial_key"].nunique() == 8 and set(df["status"]) == {"ok"}
+    assert len(df) == N_TRIALS and df["trial_key"].nunique() == N_TRIALS and set(df["status"]) == {"ok"}
     assert not set(REQUIRED) - set(df.columns)
     assert df["image_auc"].between(0, 1).all()
     scores = pd.read_parquet(f"{results}/scores")
-    assert len(scores) == 8 * 15
+    assert len(scores) == N_TRIALS * 15
     second = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert second.returncode == 0, second.stderr[-3000:]
-    assert "8 already done (skipped), 0 to run" in second.stdout
+    assert f"{N_TRIALS} already done (skipped), 0 to run" in second.stdout
     again = pd.read_parquet(f"{results}/trials")
-    assert len(again) == 8 and again["trial_key"].nunique() == 8
+    assert len(again) == N_TRIALS and again["trial_key"].nunique() == N_TRIALS
 
 
 @pytest.mark.slow
@@ -69,12 +73,12 @@ def test_sigkilled_launcher_resumes_and_keeps_each_trial_key_once(small_dataset,
         os.killpg(proc.pid, signal.SIGKILL)  # the launcher and its embedded Ray, mid-study
         proc.wait()
     killed_rows = len(pd.read_parquet(results / "trials"))
-    assert 1 <= killed_rows < 8
+    assert 1 <= killed_rows < N_TRIALS
     second = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
-    assert f"{killed_rows} already done (skipped), {8 - killed_rows} to run" in second.stdout
+    assert f"{killed_rows} already done (skipped), {N_TRIALS - killed_rows} to run" in second.stdout
     df = pd.read_parquet(results / "trials")
-    assert len(df) == 8 and df["trial_key"].nunique() == 8 and set(df["status"]) == {"ok"}
+    assert len(df) == N_TRIALS and df["trial_key"].nunique() == N_TRIALS and set(df["status"]) == {"ok"}
 
 
 @pytest.mark.slow

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from trainables import augment_ops as ops
+from trainables import confetti_ops
 from trainables.augment_ops import PixelStore
 import torch.nn.functional as F
 
@@ -98,7 +99,8 @@ def test_every_variant_makes_a_labelled_batch_in_range(name):
 
 def test_3way_labels_are_normal_cutpaste_scar_in_equal_shares():
     v = create_variant("cutpaste_3way")
-    assert v.class_names == ("normal", "cutpaste", "cutpaste_scar")
+    assert tuple(name for name, _ in v.class_transforms) == ("normal", "cutpaste", "cutpaste_scar")
+    assert [t for _, t in v.class_transforms[1:]] == [AUGMENTATIONS["cutpaste"], AUGMENTATIONS["cutpaste_scar"]]
     cfg = TrialConfig(image_size=SIZE)
     gen = torch.Generator().manual_seed(0)
     _, labels = v.make_batch(source_batch(coordinate_store(), torch.arange(N), cfg, gen), cfg)
@@ -202,7 +204,7 @@ def confetti_pair(cfg, seed, b=B, store=None, transform=True):
 
 
 def dense_blobs(p, h, w):
-    return ops.confetti_blob_mask(p, torch.arange(h).view(1, 1, h, 1), torch.arange(w).view(1, 1, 1, w))
+    return confetti_ops.confetti_blob_mask(p, torch.arange(h).view(1, 1, h, 1), torch.arange(w).view(1, 1, 1, w))
 
 
 def test_confetti_changes_the_image_only_in_and_around_its_blobs():

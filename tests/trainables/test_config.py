@@ -50,3 +50,23 @@ def test_a_budget_sizes_the_model_asked_for_and_never_swaps_it():
         for values in ({}, {"pretrained": "finetune"}, {"variant": "cutpaste_patch"}):
             assert not set(budget_defaults(budget, values)) & set(MODEL_FIELDS)
     assert TrialConfig.from_dict({}, budget="paper") == TrialConfig()
+
+
+def test_validation_asks_the_registries_and_lists_their_names():
+    from trainables.augmentations import VARIANTS, is_patch_level
+    from trainables.backbones import BACKBONES
+    from trainables.density import DENSITIES, DensityEstimator
+    with pytest.raises(ConfigError, match=r"backbone.*'resnet18', 'efficientnet_lite0'.*timm/<model>"):
+        TrialConfig(backbone="vgg16")
+    assert TrialConfig(backbone="timm/resnet10t").backbone == "timm/resnet10t"      # the prefix rule
+    with pytest.raises(ConfigError, match=r"density.*'ledoit_wolf', 'full', 'gmm', 'kde'"):
+        TrialConfig(density="gauss")
+    with pytest.raises(ValueError, match="choose ledoit_wolf, full, gmm or kde"):
+        DensityEstimator("gauss").fit([[0.0, 1.0], [1.0, 0.0]])
+    assert list(BACKBONES) == ["resnet18", "efficientnet_lite0"]
+    assert set(DENSITIES) == {"ledoit_wolf", "full", "gmm", "kde"}
+    # patch-level is the variant's own flag, not its name
+    for name, v in VARIANTS.items():
+        assert is_patch_level(name) == v.patch_level
+        assert TrialConfig(variant=name, image_size=128, patch_size=32).train_size == (32 if v.patch_level else 128)
+    assert not is_patch_level("not_a_variant_patch")

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from trainables.data import dataset_id, load_category
+from trainables.data import load_category
+from trainables.dataset_identity import dataset_id
 from trainables.errors import (DatasetNotFoundError, EmptyTrainSetError, ImageReadError,
                                MaskSizeError, MissingMaskError, UnknownCategoryError)
 
@@ -124,7 +125,7 @@ def _mvtec_shaped_tree(root: Path, counts: dict[str, tuple[int, int, int]], drop
 
 
 def test_only_data_with_mvtec_ad_file_counts_is_named_mvtec_ad(tmp_path, dataset_copy):
-    from trainables.data import is_mvtec_ad, mvtec_ad_counts
+    from trainables.dataset_identity import is_mvtec_ad, mvtec_ad_counts
     counts = mvtec_ad_counts()
     assert len(counts) == 15 and counts["bottle"] == (209, 20, 63)
     assert sum(c[0] for c in counts.values()) == 3629          # the published totals
@@ -140,7 +141,7 @@ def test_only_data_with_mvtec_ad_file_counts_is_named_mvtec_ad(tmp_path, dataset
 
 
 def test_a_checksum_verified_download_is_mvtec_ad(tmp_path):
-    from trainables.data import is_mvtec_ad
+    from trainables.dataset_identity import is_mvtec_ad
     from trainables.fetch import VERIFIED_MARKER
     root = _mvtec_shaped_tree(tmp_path / "mvtec", {"bottle": (3, 1, 1)})
     assert not is_mvtec_ad(root)[0]

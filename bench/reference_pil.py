@@ -1,8 +1,8 @@
 """The straightforward reference: per-image PIL CutPaste 3-way, as common reproductions do it.
 
-Used only as a yardstick by ``trainables.bench``: one PIL image in, three normalised
-tensors out (normal, CutPaste, CutPaste-Scar), with the same parameter ranges as the
-batched implementation. Never used for training.
+Used only as a yardstick by the benchmarks (``bench.throughput``, ``bench.end_to_end``): one
+PIL image in, three normalised tensors out (normal, CutPaste, CutPaste-Scar), with the same
+parameter ranges as the batched implementation. Never used for training.
 """
 from __future__ import annotations
 

@@ -13,6 +13,11 @@ import os
 import resource
 from dataclasses import dataclass
 
+import torch
+
+from bench.throughput import bench_training
+from trainables.config import TrialConfig
+
 
 @dataclass(frozen=True)
 class PackResult:
@@ -24,11 +29,6 @@ class PackResult:
 
 
 def _worker(cfg_dict: dict, device_name: str, seconds: float, threads: int, barrier, queue) -> None:
-    import torch
-
-    from trainables.bench import bench_training
-    from trainables.config import TrialConfig
-
     torch.set_num_threads(threads)
     device = torch.device(device_name)
     cfg = TrialConfig.from_dict(cfg_dict)

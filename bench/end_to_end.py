@@ -6,7 +6,7 @@ one after the other:
 - **ours**: the category's uint8 images live on the device; each step samples indices,
   augments the whole batch there (``trainables.augmentations``) and trains;
 - **reference**: what popular CutPaste reproductions do: a ``Dataset`` of PIL images whose
-  ``__getitem__`` runs per-image PIL CutPaste 3-way (``trainables.reference_pil``), batched by
+  ``__getitem__`` runs per-image PIL CutPaste 3-way (``bench.reference_pil``), batched by
   a ``DataLoader`` with worker processes, then copied to the device and trained.
 
 The clock runs from the first step to the last, including the DataLoader's worker start-up
@@ -22,13 +22,13 @@ import torch.nn.functional as F
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
+from bench.reference_pil import PilCutPaste3Way
 from trainables.augment_ops import PixelStore
 from trainables.augmentations import create_variant
-from trainables.bench import _sync
 from trainables.config import TrialConfig
+from trainables.devices import prepare_model, synchronize
 from trainables.model import build_model
-from trainables.reference_pil import PilCutPaste3Way
-from trainables.trial import prepare_model, train_step
+from trainables.training import train_step
 
 
 def ours(cfg: TrialConfig, images_u8: torch.Tensor, steps: int, device: torch.device) -> float:
@@ -40,11 +40,11 @@ def ours(cfg: TrialConfig, images_u8: torch.Tensor, steps: int, device: torch.de
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum)
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
     store = PixelStore(images_u8.to(device))
-    _sync(device)
+    synchronize(device)
     t0, trained = time.perf_counter(), 0
     for _ in range(steps):
         trained += train_step(model, opt, variant, store, cfg, gen, amp)[1]
-    _sync(device)
+    synchronize(device)
     return trained / (time.perf_counter() - t0)
 
 
@@ -68,7 +68,7 @@ def reference(cfg: TrialConfig, images_u8: torch.Tensor, steps: int, device: tor
     torch.manual_seed(cfg.seed)
     model = build_model(cfg, 3).to(device).train()   # plain fp32 NCHW, as the reproductions run it
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum)
-    _sync(device)
+    synchronize(device)
     t0, trained, done = time.perf_counter(), 0, 0
     while done < steps:
         for normal, cutpaste, scar in loader:
@@ -82,5 +82,5 @@ def reference(cfg: TrialConfig, images_u8: torch.Tensor, steps: int, device: tor
             done += 1
             if done == steps:
                 break
-    _sync(device)
+    synchronize(device)
     return trained / (time.perf_counter() - t0)

@@ -1,0 +1,57 @@
+"""Where a trial computes and in which precision: device choice, bf16 autocast, model placement.
+
+Owns the answer to "which device, and bf16 or fp32 there?" for training, evaluation and the
+benchmarks alike, so they never disagree about it.
+"""
+from __future__ import annotations
+
+import torch
+
+from trainables.config import TrialConfig
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` (CUDA when torch sees it, else the CPU), ``cpu`` or ``cuda`` (refused without one)."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device=cuda asked for, but torch sees no CUDA device")
+    return torch.device(name)
+
+
+def cpu_has_native_bf16() -> bool:
+    """AVX512-BF16 or AMX: oneDNN then runs bf16 convolutions about twice as fast as fp32."""
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, name, lambda: False)() for name in probes)
+
+
+def use_bf16(cfg: TrialConfig, device: torch.device) -> bool:
+    """bf16 autocast under ``auto``: on CUDA, and on CPUs with native bf16 instructions.
+
+    Measured on this project's 2-core CPU (AVX512-BF16): ResNet-18 training at 128 px went
+    from 47 to 91 images/s, EfficientNet-Lite0 fine-tuning ran 1.5-1.8x faster, at equal AUC
+    within seed noise. ``precision=fp32`` turns it off.
+    """
+    if cfg.precision != "auto":
+        return cfg.precision == "bf16"
+    return device.type == "cuda" or cpu_has_native_bf16()
+
+
+def prepare_model(model: torch.nn.Module, cfg: TrialConfig, device: torch.device):
+    """Move to the device; channels-last memory where bf16 convolutions run (faster kernels)."""
+    model = model.to(device)
+    amp = use_bf16(cfg, device)
+    if amp:
+        model = model.to(memory_format=torch.channels_last)
+    return model, amp
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work (CUDA is asynchronous), so a clock reads true time."""
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def device_label(device: torch.device) -> str:
+    """The device as results record it: ``cpu``, or the GPU's name."""
+    return str(device) if device.type == "cpu" else torch.cuda.get_device_name(device)

@@ -1,0 +1,123 @@
+"""The training loop of one trial: phases, optimizer, one SGD step, and training up to a step.
+
+A trial trains in *phases* (one for a model from scratch, App. A's head-only then all-layer
+phases when fine-tuning, none for the frozen control); each phase has its own SGD optimizer
+with a cosine schedule. :class:`Trainer` holds where training is (step, phase, optimizer,
+generator) and trains up to a given step; checkpointing and evaluation are the caller's.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from trainables.augment_ops import PixelStore
+from trainables.augmentations import Variant, source_batch
+from trainables.config import TrialConfig
+from trainables.model import freeze_backbone, freeze_batchnorm_stats
+
+
+@dataclass(frozen=True)
+class Phase:
+    """A stretch of training with one optimizer: what trains, at which lr, for how long."""
+    name: str
+    steps: int
+    lr: float
+    train_backbone: bool
+    freeze_bn: bool
+
+
+def training_phases(cfg: TrialConfig) -> list[Phase]:
+    """Scratch: one phase. Frozen: none (the pretrained control). Finetune: App. A's two."""
+    if cfg.pretrained == "frozen":
+        return []
+    if cfg.pretrained == "finetune":
+        return [p for p in (Phase("head", cfg.head_steps, cfg.lr, False, True),
+                            Phase("all", cfg.steps, cfg.finetune_lr, True, True)) if p.steps > 0]
+    return [Phase("all", cfg.steps, cfg.lr, True, False)]
+
+
+def phase_at(phases: list[Phase], step: int) -> tuple[int, int]:
+    """(phase index, first global step of that phase) for a global step."""
+    start = 0
+    for i, p in enumerate(phases):
+        if step < start + p.steps:
+            return i, start
+        start += p.steps
+    return len(phases) - 1, start - (phases[-1].steps if phases else 0)
+
+
+def make_optimizer(model, cfg: TrialConfig, phase: Phase):
+    """SGD over what ``phase`` trains, and its cosine schedule over the phase's steps."""
+    freeze_backbone(model, not phase.train_backbone)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.SGD(params, lr=phase.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    return opt, torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(phase.steps, 1))
+
+
+def set_train_mode(model, phase: Phase) -> None:
+    """Train mode, except a frozen backbone (eval) or its BatchNorm statistics when fine-tuning."""
+    model.train()
+    if not phase.train_backbone:
+        model.encoder.eval()
+    elif phase.freeze_bn:
+        freeze_batchnorm_stats(model.encoder)
+
+
+def train_step(model, opt, variant: Variant, store: PixelStore, cfg: TrialConfig, gen: torch.Generator,
+               amp: bool) -> tuple[torch.Tensor, int]:
+    """One SGD step: draw source images, augment them on the device, forward, backward.
+
+    Returns the (un-synchronised) loss tensor and the number of trained images.
+    """
+    sources = torch.randint(0, store.n, (cfg.batch_size,), generator=gen, device=store.device)
+    crop = cfg.patch_size if variant.patch_level else None
+    images, labels = variant.make_batch(source_batch(store, sources, cfg, gen, crop=crop), cfg)
+    if amp:
+        images = images.contiguous(memory_format=torch.channels_last)
+    with torch.autocast(store.device.type, dtype=torch.bfloat16, enabled=amp):
+        loss = F.cross_entropy(model(images), labels)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return loss, images.shape[0]
+
+
+class Trainer:
+    """Where a trial's training is: model, phases, the current phase's optimizer, step, generator.
+
+    Built at ``step`` (0, or a checkpoint's step once the model and generator hold its state),
+    with the optimizer of the phase that step falls in. ``train_until`` switches phases as it
+    crosses them; ``loss`` is the last step's and ``trained_images`` counts this run's images.
+    """
+
+    def __init__(self, model, cfg: TrialConfig, variant: Variant, store: PixelStore, gen: torch.Generator,
+                 amp: bool, step: int = 0) -> None:
+        self.model, self.cfg, self.variant, self.store, self.gen, self.amp = model, cfg, variant, store, gen, amp
+        self.phases = training_phases(cfg)
+        self.total_steps = sum(p.steps for p in self.phases)
+        self.step = step
+        self.phase_idx, _ = phase_at(self.phases, step)
+        self.opt = self.sched = None
+        if self.phases:
+            self.opt, self.sched = make_optimizer(model, cfg, self.phases[self.phase_idx])
+        self.step_model = torch.compile(model) if cfg.compile else model
+        self.loss: torch.Tensor | None = None
+        self.trained_images = 0
+
+    def train_until(self, stop_at: int) -> None:
+        """Train step by step up to global step ``stop_at`` (nothing when already there)."""
+        while self.step < stop_at:
+            idx, start = phase_at(self.phases, self.step)
+            if idx != self.phase_idx:
+                self.phase_idx = idx
+                self.opt, self.sched = make_optimizer(self.model, self.cfg, self.phases[idx])
+            set_train_mode(self.model, self.phases[idx])
+            run_until = min(stop_at, start + self.phases[idx].steps)
+            while self.step < run_until:
+                self.loss, n_images = train_step(self.step_model, self.opt, self.variant, self.store, self.cfg,
+                                                 self.gen, self.amp)
+                self.sched.step()
+                self.step += 1
+                self.trained_images += n_images

@@ -86,7 +86,7 @@ def trained_images(config: dict[str, Any]) -> int:
 
 
 def projected_cost(trials: Sequence[TrialSpec], resources: dict[str, float]) -> str:
-    """Device-hours from the measured throughput table (``trainables.bench --save``)."""
+    """Device-hours from the measured throughput table (``python -m bench --save``)."""
     from study.throughput import rate_for, table_path
     device = "cuda" if resources.get("gpu", 0) > 0 else "cpu"
     total = sum(trained_images(t.config) for t in trials)
@@ -105,7 +105,7 @@ def projected_cost(trials: Sequence[TrialSpec], resources: dict[str, float]) -> 
             if found is None:
                 known = False
                 lines.append(f"  {len(part)} trials at {size}px: {dev} throughput not measured "
-                             f"(run `python -m trainables.bench --device {dev} --image-size {size} --save`)")
+                             f"(run `python -m bench --device {dev} --image-size {size} --save`)")
                 continue
             rate, name, how = found
             hours += imgs / rate / 3600

@@ -1,6 +1,6 @@
 """The measured throughput table behind ``study.launch --dry-run`` cost projections.
 
-``python -m trainables.bench --save`` records, per device, the aggregate trained images/s
+``python -m bench --save`` records, per device, the aggregate trained images/s
 at an image size with K trials packed on the device. A projection uses the best packing
 measured for the size asked; for a size never measured on that device it scales the
 nearest measured size by pixel count and says that it is extrapolating. Nothing here is

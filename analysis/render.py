@@ -44,7 +44,7 @@ def wide(table: Table) -> pd.DataFrame:
                 line[f"{col} Δ"] = "" if r is None or pd.isna(r["diff"]) else f"{100 * r['diff']:+.1f}"
             if has_ctrl[col]:
                 line[f"{col} Δ ctrl"] = "" if r is None or pd.isna(r["control_diff"]) else \
-                    f"{100 * r['control_diff']:+.1f}"
+                    f"{round(100 * r['control_diff'], 1) + 0.0:+.1f}"     # + 0.0: never "-0.0"
         rows.append(line)
     return pd.DataFrame(rows)
 

@@ -100,20 +100,25 @@ def run_tune(plan: Plan, todo: list[TrialSpec], opts: RunOptions) -> None:
 
 
 def summary(results: str, study: str) -> str:
+    """Per category and configuration, trained trials and controls apart (a control is the
+    same encoder untrained or ImageNet-frozen; pooling the two would hide the comparison)."""
+    from study.controls import control_kind, is_control
     df = read_trials(results)
     if df.empty:
         return "no results yet"
     df = df[df["study"] == study]
     ok = df[df["status"] == OK]
-    lines = [f"{'category':<14s} {'variant':<16s} {'n':>3s} {'image_auc':>10s}"]
-    for (cat, var), g in ok.groupby(["category", "variant"]):
-        lines.append(f"{cat:<14s} {var:<16s} {len(g):3d} {g['image_auc'].mean():10.4f}")
-    if len(ok):
-        lines.append(f"{'mean':<14s} {'':<16s} {len(ok):3d} {ok['image_auc'].mean():10.4f}")
+    ok = ok.assign(what=[f"control: {control_kind(r)}" if is_control(r) else r["variant"]
+                         for r in ok.to_dict("records")])
+    lines = [f"{'category':<14s} {'trained / control':<26s} {'n':>3s} {'image_auc':>10s}"]
+    for (cat, what), g in ok.groupby(["category", "what"]):
+        lines.append(f"{cat:<14s} {what:<26s} {len(g):3d} {g['image_auc'].mean():10.4f}")
+    for what, g in ok.groupby("what"):
+        lines.append(f"{'mean':<14s} {what:<26s} {len(g):3d} {g['image_auc'].mean():10.4f}")
     failed = df[df["status"] == FAILED]
     if len(failed):
         lines.append(f"{len(failed)} failed trial(s); see the 'error' column")
-    return "\n".join(lines)
+    return "\n".join(lines) + "\n[study] tables with controls and tests: python -m analysis tables --results " + results
 
 
 if __name__ == "__main__":

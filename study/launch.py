@@ -12,6 +12,7 @@ import argparse
 import sys
 import time
 
+from study.paths import ResultsLocationError, check_writable
 from study.plan import Plan, describe_models, make_plan, projected_cost
 from study.runtime import RunOptions, job, start_ray, tuner
 from study.schema import FAILED, OK
@@ -47,10 +48,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from study.cluster import ClusterError, probe, resolve_address
     try:
+        if not args.dry_run:
+            check_writable(args.results)             # before Ray starts or anything is written
         if args.cluster and not args.dry_run:
             probe(resolve_address(args.address))     # before any slow planning: fail in seconds
         plan = make_plan(args.study, args.data_root, args.categories, args.seeds, args.budget, args.sets)
-    except (SpecError, ConfigError, DatasetError, ClusterError) as e:
+    except (SpecError, ConfigError, DatasetError, ClusterError, ResultsLocationError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     spec = plan.spec

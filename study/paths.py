@@ -7,6 +7,7 @@ same absolute folder to every reader and every node.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pyarrow import fs as pafs
@@ -28,3 +29,24 @@ def filesystem(path_or_uri: str | Path) -> tuple[pafs.FileSystem, str]:
     if is_uri(where):
         return pafs.FileSystem.from_uri(where)
     return pafs.LocalFileSystem(), where
+
+
+class ResultsLocationError(ValueError):
+    """``--results`` cannot hold results (a file, or a folder nobody may write)."""
+
+
+def check_writable(path_or_uri: str | Path) -> None:
+    """Fail before Ray starts or anything is written when a local results folder cannot be
+    used: it is a file, or neither it nor its nearest existing parent is writable. URIs are
+    checked by the first write (their permissions are the object store's to decide)."""
+    if is_uri(path_or_uri):
+        return
+    path = Path(location(path_or_uri))
+    if path.exists() and not path.is_dir():
+        raise ResultsLocationError(f"--results {path_or_uri}: {path} is a file, not a folder; "
+                                   "give a folder (it is created if missing)")
+    probe = path
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        raise ResultsLocationError(f"--results {path_or_uri}: {probe} is not writable")

@@ -44,6 +44,13 @@ def make_plan(study: str, data_root: str | None = None, categories: str | None =
     """Raises SpecError, ConfigError or DatasetError before anything starts."""
     from trainables.data import resolve_data_root
     from trainables.layout import list_categories
+    if seeds is not None and seeds < 1:
+        raise SpecError(f"--seeds {seeds}: a study needs at least 1 seed")
+    if categories is not None:
+        names = [c.strip() for c in categories.split(",")]
+        if not any(names) or not all(names):
+            raise SpecError(f"--categories {categories!r}: give comma-separated category names, "
+                            "with no blank entries")
     spec = load_spec(study)
     budget = budget or spec.budget
     root = resolve_data_root(data_root)

@@ -72,7 +72,9 @@ def _figure_root(trials: pd.DataFrame, data_root: str | None):
 
 
 def cmd_figures(args: argparse.Namespace) -> int:
+    from analysis import charts as C
     from analysis import figures as F
+    from analysis.stats import group_of
     from analysis.tables import describe_dataset
 
     trials, scores = _load(args.results, args.study)
@@ -88,11 +90,11 @@ def cmd_figures(args: argparse.Namespace) -> int:
             print(f"[analysis] {name}", flush=True)
 
     for study, table in _tables(trials, scores, args.results):
-        keep(F.category_bars(table), f"{study}_bars")
-        keep(F.critical_difference(table), f"{study}_cd")
+        keep(C.category_bars(table), f"{study}_bars")
+        keep(C.critical_difference(table), f"{study}_cd")
         if not history.empty:
-            keep(F.learning_curves(history, trials, study, table.kind.metric), f"{study}_learning_curve")
-        keep(F.ablation_curves(trials, study, table.kind.metric), f"{study}_ablation")
+            keep(C.learning_curves(history, trials, study, table.kind.metric), f"{study}_learning_curve")
+        keep(C.ablation_curves(trials, study, table.kind.metric), f"{study}_ablation")
         keep(F.roc_curves(trials, scores, study), f"{study}_roc")
         study_keys = set(trials.loc[trials["study"] == study, "trial_key"])
         if not embeddings.empty:
@@ -107,7 +109,7 @@ def cmd_figures(args: argparse.Namespace) -> int:
     else:
         from analysis.stats import category_order
         cats = category_order(trials["category"].dropna())
-        textures = [c for c in cats if F.group_of(c) == "texture"][:2]
+        textures = [c for c in cats if group_of(c) == "texture"][:2]
         picks = (textures + [c for c in cats if c not in textures])[:4]
         dataset, _ = describe_dataset(trials)
         keep(F.sample_grid(root, picks, dataset=dataset), "samples")

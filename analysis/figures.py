@@ -19,10 +19,8 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from sklearn.metrics import roc_curve  # noqa: E402
 
-from analysis.charts import (GROUP_COLOURS, ablation_curves, category_bars,  # noqa: E402,F401 (re-exported)
-                             critical_difference, learning_curves)
 from analysis.columns import with_defaults  # noqa: E402
-from analysis.stats import category_order, group_of  # noqa: E402
+from analysis.stats import category_order  # noqa: E402
 from analysis.tables import describe_dataset  # noqa: E402
 
 

@@ -22,7 +22,7 @@ from analysis.columns import assign_columns, describe_models, with_defaults  # n
 from analysis.protocols import GROUP_MEMBERS, TableKind, group_complete, table_kind
 from analysis.reference import paper_value
 from analysis.significance import bootstrap_auc_interval, friedman, holm, paired_tests
-from analysis.stats import category_order, ensembles, group_rows, seed_summary
+from analysis.stats import category_order, ensembles, group_of, group_rows, seed_summary
 
 PAPER_SEEDS = 5      # the paper's n; a cell says its n when it differs
 ALPHA = 0.05
@@ -166,7 +166,7 @@ def build_table(study: str, trials: pd.DataFrame, scores: pd.DataFrame | None = 
     groups = groups.assign(control_diff=[np.nan] * len(groups))
     for i, g in groups.iterrows():     # group difference: average of the per-category differences
         part = cells[(cells["tcol"] == g["tcol"]) &
-                     ((g["category"] == "all") | (cells["category"].map(_group_of) == g["category"]))]
+                     ((g["category"] == "all") | (cells["category"].map(group_of) == g["category"]))]
         groups.at[i, "control_diff"] = part["control_diff"].mean()
     long = pd.concat([cells.assign(row_type="category"), groups.drop(columns="categories").assign(row_type="group")],
                      ignore_index=True).drop(columns=["normalisation"], errors="ignore")
@@ -190,11 +190,6 @@ def build_table(study: str, trials: pd.DataFrame, scores: pd.DataFrame | None = 
                          f"categories: chi2 = {fr.statistic:.2f}, p = {fr.p_value:.3g}.")
     caption = _caption(study, kind, ok, dataset, controls, reasons, long["paper"].notna().any())
     return Table(study, kind, long, columns, caption, dataset, tests, notes, controls, describe_models(ok, controls))
-
-
-def _group_of(category: str) -> str:
-    from analysis.stats import group_of
-    return group_of(category)
 
 
 def _caption(study: str, kind: TableKind, ok: pd.DataFrame, dataset: str, controls: list[str],

@@ -58,7 +58,6 @@ def run_search(spec: StudySpec, bases: Sequence[TrialSpec], opts: RunOptions, bu
     """One Optuna search per base config (one per category), each resumed from its journal."""
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
-    from ray import tune
     from ray.tune.schedulers import ASHAScheduler
     from ray.tune.search.optuna import OptunaSearch
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from trainables.config import BUDGETS, FIELD_TYPES, MODEL_FIELDS, ConfigError, TrialConfig, budget_defaults, coerce
+from trainables.config import BUDGETS, FIELD_TYPES, ConfigError, TrialConfig, budget_defaults, coerce
 
 SPEC_DIR = Path(__file__).parent / "specs"
 _SPEC_KEYS = {"name", "description", "budget", "base", "axes", "one_at_a_time", "categories", "seeds",

@@ -12,22 +12,15 @@ from study.schema import (CONFIG_COLUMNS, FAILED_COLUMNS, HISTORY_COLUMNS, TRIAL
 from trainables.config import TrialConfig
 
 DESIGN = Path(__file__).resolve().parents[2] / "DESIGN.md"
-_WORDS = ("string", "int", "float", "bool", "map", "timestamp")
+_PREDICATES = (("string", pa.types.is_string), ("int", pa.types.is_integer), ("float", pa.types.is_floating),
+               ("bool", pa.types.is_boolean), ("map", pa.types.is_map), ("timestamp", pa.types.is_timestamp))
+_WORDS = tuple(word for word, _ in _PREDICATES)
 
 
 def _word(t: pa.DataType) -> str:
-    if pa.types.is_string(t):
-        return "string"
-    if pa.types.is_integer(t):
-        return "int"
-    if pa.types.is_floating(t):
-        return "float"
-    if pa.types.is_boolean(t):
-        return "bool"
-    if pa.types.is_map(t):
-        return "map"
-    if pa.types.is_timestamp(t):
-        return "timestamp"
+    for word, matches in _PREDICATES:
+        if matches(t):
+            return word
     raise AssertionError(f"no DESIGN.md word for {t}")
 
 

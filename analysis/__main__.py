@@ -1,4 +1,4 @@
-"""``python -m analysis tables|figures``: read a results directory, write tables and figures.
+"""``python -m analysis tables|figures|report``: read a results directory, write tables and figures.
 
 The functions in ``analysis.tables`` and ``analysis.figures`` take DataFrames; this module
 is the only part that reads results and writes files.
@@ -41,20 +41,26 @@ def _tables(trials: pd.DataFrame, scores: pd.DataFrame, results: str):
 
 
 def cmd_tables(args: argparse.Namespace) -> int:
-    from analysis.render import render
+    """Each study's table, then its AUROC per defect type (``<study>_by_defect``)."""
+    from analysis.metric_tables import defect_table
+    from analysis.render import render, render_defects
 
     trials, scores = _load(args.results, args.study)
     out = Path(args.out) if args.out else (Path(args.results) / "tables" if args.format != "markdown" else None)
     written = 0
     for study, table in _tables(trials, scores, args.results):
-        text = render(table, args.format)
-        if args.format == "markdown":
-            print(text)
-        if out is not None:
-            out.mkdir(parents=True, exist_ok=True)
-            path = out / f"{study}.{EXTENSIONS[args.format]}"
-            path.write_text(text)
-            print(f"[analysis] wrote {path}", file=sys.stderr)
+        defects = defect_table(study, trials, table.dataset)
+        texts = {study: render(table, args.format)}
+        if defects is not None:
+            texts[f"{study}_by_defect"] = render_defects(defects, args.format)
+        for name, text in texts.items():
+            if args.format == "markdown":
+                print(text)
+            if out is not None:
+                out.mkdir(parents=True, exist_ok=True)
+                path = out / f"{name}.{EXTENSIONS[args.format]}"
+                path.write_text(text)
+                print(f"[analysis] wrote {path}", file=sys.stderr)
         written += 1
     return 0 if written else 1
 
@@ -117,6 +123,17 @@ def cmd_figures(args: argparse.Namespace) -> int:
     return 0 if made else 1
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from analysis.report import write_report
+    from study.sink import read_trials
+
+    if not args.running and read_trials(args.results).empty:
+        raise SystemExit(f"error: no trials under {args.results}/trials; run `python -m study.launch` first")
+    path = write_report(args.results, args.out, running=args.running, figures=args.figures)
+    print(f"[analysis] wrote {path}", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m analysis", description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="command", required=True)
@@ -131,7 +148,15 @@ def main(argv: list[str] | None = None) -> int:
     f.add_argument("--study", default=None)
     f.add_argument("--out", required=True)
     f.add_argument("--data-root", default=None, help="dataset for the sample grid (default: the generated one)")
+    r = sub.add_parser("report", help="one self-contained HTML page: tables, figures, trials, provenance")
+    r.add_argument("--results", default="results")
+    r.add_argument("--out", default="report.html")
+    r.add_argument("--running", action="store_true",
+                   help="the study is still running: the page reloads itself (study.launch --report)")
+    r.add_argument("--no-figures", dest="figures", action="store_false", help="tables and trials only (faster)")
     args = ap.parse_args(argv)
+    if args.command == "report":
+        return cmd_report(args)
     return cmd_tables(args) if args.command == "tables" else cmd_figures(args)
 
 

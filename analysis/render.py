@@ -1,9 +1,12 @@
 """A ``Table`` as a reader sees it: markdown, LaTeX or the CSV long form, with the marks
-and the list of tests under it (``analysis.tables`` builds the numbers)."""
+and the list of tests under it (``analysis.tables`` builds the numbers); a metric shown
+beside the table's own (AUPRO in Table 2) gets a column after each configuration's; and the
+per-defect-type table (``analysis.metric_tables``)."""
 from __future__ import annotations
 
 import pandas as pd
 
+from analysis.metric_tables import BESIDE_LABELS, DefectTable
 from analysis.tables import MARK, PAPER_SEEDS, Table
 
 
@@ -31,6 +34,9 @@ def wide(table: Table) -> pd.DataFrame:
     n_common = int(d.loc[d["row_type"] == "category", "n"].max()) if len(d) else PAPER_SEEDS
     has_paper = {c: bool(d.loc[d["column"] == c, "paper"].notna().any()) for c in table.columns}
     has_ctrl = {c: bool(d.loc[d["column"] == c, "control_diff"].notna().any()) for c in table.columns}
+    beside = [m for m in table.kind.beside if f"{m}_mean" in d]
+    has_beside = {(c, m): bool(d.loc[d["column"] == c, f"{m}_mean"].notna().any()) for c in table.columns
+                  for m in beside}
     rows = []
     for row, part in d.groupby("row", sort=False):
         line = {"": row}
@@ -39,6 +45,10 @@ def wide(table: Table) -> pd.DataFrame:
             head = _header(table, col)
             r = by_col.loc[col] if col in by_col.index else None
             line[head] = "" if r is None else _cell(r["mean"], r["se"], r["n"], n_common)
+            for m in beside:
+                if has_beside[(col, m)]:
+                    line[f"{col} {BESIDE_LABELS.get(m, m)}"] = "" if r is None else \
+                        _cell(r[f"{m}_mean"], r[f"{m}_se"], r[f"{m}_n"], n_common)
             if has_paper[col]:
                 line[f"{col} paper"] = "" if r is None or pd.isna(r["paper"]) else f"{100 * r['paper']:.1f}"
                 line[f"{col} Δ"] = "" if r is None or pd.isna(r["diff"]) else f"{100 * r['diff']:+.1f}"
@@ -62,14 +72,37 @@ def test_lines(table: Table) -> list[str]:
 
 
 def render(table: Table, fmt: str) -> str:
-    w = wide(table)
-    tests = test_lines(table)
+    if fmt == "csv":
+        return table.data.assign(study=table.study, caption=table.caption).to_csv(index=False)
+    return _format(wide(table), table.caption, test_lines(table), fmt)
+
+
+def wide_defects(table: DefectTable) -> pd.DataFrame:
+    """One line per (category, defect type), one column per configuration."""
+    d = table.data
+    n_common = int(d["n"].max()) if len(d) else PAPER_SEEDS
+    rows = []
+    for (category, defect), part in d.groupby(["category", "defect_type"], sort=False):
+        by_col = part.set_index("column")
+        rows.append({"category": category, "defect type": defect,
+                     **{c: _cell(by_col.at[c, "mean"], by_col.at[c, "se"], by_col.at[c, "n"], n_common)
+                        if c in by_col.index else "" for c in table.columns}})
+    return pd.DataFrame(rows)
+
+
+def render_defects(table: DefectTable, fmt: str) -> str:
+    if fmt == "csv":
+        return table.data.assign(study=table.study, caption=table.caption).to_csv(index=False)
+    return _format(wide_defects(table), table.caption, [], fmt)
+
+
+def _format(w: pd.DataFrame, caption: str, tests: list[str], fmt: str) -> str:
     if fmt == "markdown":
         header = "| " + " | ".join(w.columns) + " |"
         sep = "|" + "|".join("---" for _ in w.columns) + "|"
         body = ["| " + " | ".join(str(v) for v in line) + " |" for line in w.itertuples(index=False)]
         listed = ["", "Tests:", *[f"- {t}" for t in tests]] if tests else []
-        return "\n".join([f"**{table.caption}**", "", header, sep, *body, *listed]) + "\n"
+        return "\n".join([f"**{caption}**", "", header, sep, *body, *listed]) + "\n"
     if fmt == "latex":
         esc = lambda s: (str(s).replace("_", r"\_").replace("±", r"$\pm$").replace("Δ", r"$\Delta$")
                          .replace("%", r"\%").replace(MARK, r"$^\dagger$"))
@@ -81,8 +114,6 @@ def render(table: Table, fmt: str) -> str:
                 lines.append(r"\midrule")
             lines.append(" & ".join(esc(v) for v in line) + r" \\")
         note = " ".join(tests)
-        lines += [r"\bottomrule", r"\end{tabular}", rf"\caption{{{esc(table.caption)} {esc(note)}}}", r"\end{table}"]
+        lines += [r"\bottomrule", r"\end{tabular}", rf"\caption{{{esc(caption)} {esc(note)}}}", r"\end{table}"]
         return "\n".join(lines) + "\n"
-    if fmt == "csv":
-        return table.data.assign(study=table.study, caption=table.caption).to_csv(index=False)
     raise ValueError(f"unknown format {fmt!r}; choose markdown, latex or csv")

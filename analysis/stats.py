@@ -1,8 +1,10 @@
 """Statistics over seeds, group rows and ensembles, computed the way the paper reports them.
 
 - A cell is the mean over seeds and its standard error, SE = sample std / sqrt(n).
-- A group row (texture, object, all) averages the per-category means and, as the paper
-  does, the per-category SEs (it is not the SE of the group mean).
+- A group row (MVTec AD's texture and object, VisA's complex structure, multiple and
+  single instance, one per MVTec LOCO AD / AD 2; ``trainables.categories``) and ``all``
+  average the per-category means and, as the paper does, the per-category SEs (it is not
+  the SE of the group mean).
 - An ensemble averages the per-image scores of the seeds of one configuration (every config
   field equal but the seed) after standardising each model's scores by its null
   distribution: ``null_score_mean/std``, the mean and std of out-of-fold (cross-fitted)
@@ -19,11 +21,12 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from trainables.categories import MVTEC_CATEGORIES, category_group
+from trainables.categories import GROUP_ORDER, KNOWN_CATEGORIES, category_group
 from trainables.config import FIELD_TYPES
 
 NULL_STATS = ["null_score_mean", "null_score_std"]
 # config fields that change how a trial runs, not what it learns: seeds of one model may differ in them
+GROUP_ROWS = (*GROUP_ORDER, "all")   # group rows, in table order
 BOOKKEEPING = {"seed", "threads", "device", "eval_interval", "embedding_sample", "compile",
                "heatmap_sample"}
 
@@ -43,17 +46,19 @@ def group_of(category: str) -> str:
 
 
 def category_order(categories) -> list[str]:
-    """MVTec's order (textures, then objects), a user's own categories after them."""
+    """The registry's order (MVTec textures, then objects, then VisA, LOCO, AD 2 by group),
+    a user's own categories after them."""
     cats = list(dict.fromkeys(categories))
-    known = [c for c in MVTEC_CATEGORIES if c in cats]
-    return known + sorted(c for c in cats if c not in MVTEC_CATEGORIES)
+    known = [c for c in KNOWN_CATEGORIES if c in cats]
+    return known + sorted(c for c in cats if c not in KNOWN_CATEGORIES)
 
 
 def group_rows(cells: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    """texture / object / all rows per ``by`` key: averages of per-category means and SEs."""
+    """A row per category group present, and ``all``, per ``by`` key: averages of per-category
+    means and SEs."""
     cells = cells.assign(group=cells["category"].map(group_of))
     rows = []
-    for group in ("texture", "object", "all"):
+    for group in GROUP_ROWS:
         part = cells if group == "all" else cells[cells["group"] == group]
         if part.empty:
             continue

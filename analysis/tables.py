@@ -19,10 +19,11 @@ import numpy as np
 import pandas as pd
 
 from analysis.columns import assign_columns, describe_models, with_defaults  # noqa: F401 (re-export)
+from analysis.metric_tables import BESIDE_LABELS, with_beside
 from analysis.protocols import GROUP_MEMBERS, TableKind, group_complete, table_kind
 from analysis.reference import paper_value
 from analysis.significance import bootstrap_auc_interval, friedman, holm, paired_tests
-from analysis.stats import category_order, ensembles, group_of, group_rows, seed_summary
+from analysis.stats import GROUP_ROWS, category_order, ensembles, group_of, group_rows, seed_summary
 
 PAPER_SEEDS = 5      # the paper's n; a cell says its n when it differs
 ALPHA = 0.05
@@ -119,7 +120,7 @@ def _paper_columns(long: pd.DataFrame, ok: pd.DataFrame, kind: TableKind, params
             cats = cats_of.get(r.column, set())
             members = GROUP_MEMBERS[r.row]
             ok_row = group_complete(r.row, cats) and all(matched.get((r.column, c), False) for c in members)
-            if not group_complete(r.row, cats):
+            if not group_complete(r.row, cats) and cats & GROUP_MEMBERS["all"]:   # moot without MVTec AD rows
                 reasons[f"{r.row} row has {len(cats & members)} of its {len(members)} categories"] = None
         else:
             ok_row = matched.get((r.column, r.row), False)
@@ -170,11 +171,13 @@ def build_table(study: str, trials: pd.DataFrame, scores: pd.DataFrame | None = 
         groups.at[i, "control_diff"] = part["control_diff"].mean()
     long = pd.concat([cells.assign(row_type="category"), groups.drop(columns="categories").assign(row_type="group")],
                      ignore_index=True).drop(columns=["normalisation"], errors="ignore")
-    order = {c: i for i, c in enumerate(category_order(cells["category"]) + ["texture", "object", "all"])}
+    order = {c: i for i, c in enumerate(category_order(cells["category"]) + list(GROUP_ROWS))}
     long = long.rename(columns={"category": "row", "tcol": "column"})
     long = long.assign(_r=long["row"].map(order), _c=long["column"].map({c: i for i, c in enumerate(columns)}))
     long = long.sort_values(["_r", "_c"]).drop(columns=["_r", "_c"]).reset_index(drop=True)
     long["is_control"] = long["column"].isin(controls)
+    for metric in kind.beside:          # e.g. AUPRO beside pixel AUROC (Table 2)
+        long = with_beside(long, ok, metric)
 
     dataset, _ = describe_dataset(ok)
     long, reasons = _paper_columns(long, ok, kind, params, set(controls))
@@ -204,6 +207,10 @@ def _caption(study: str, kind: TableKind, ok: pd.DataFrame, dataset: str, contro
             f"Wilcoxon signed-rank test over categories, Holm-corrected, p < {ALPHA} (tests listed below).")
     if seeds.max() < 2:
         text += " With one seed, differences of a few points are within seed-to-seed noise: read the tests."
+    for metric in kind.beside:
+        text += (f" '{BESIDE_LABELS.get(metric, metric)}' beside each cell: `{metric}` over the same seeds"
+                 + (" (per-region overlap up to 30% pixel FPR, Bergmann et al. 2021; the paper reports none)."
+                    if metric == "aupro" else "."))
     if not kind.number:
         return text
     if has_paper:

@@ -7,7 +7,8 @@ images/s (augmentation + forward + backward + SGD step), and the per-image PIL C
 
 ``--end-to-end`` instead trains the same model for the same steps twice: with this
 project's on-device loop and with the common reproduction (PIL CutPaste in DataLoader
-workers), see ``bench.end_to_end``. ``--concurrent 1,2,4,8`` measures the aggregate
+workers), see ``bench.end_to_end``; it also reports the model-only rate (the same step on a
+fixed pre-made batch) and ``end_to_end_ratio``, the share of a step the model gets. ``--concurrent 1,2,4,8`` measures the aggregate
 throughput of K trials sharing the device (``bench.packing``). ``--save`` writes the
 training figures into the throughput table that ``study.launch --dry-run`` uses.
 ``python -m trainables.bench`` is an alias of this command.
@@ -27,7 +28,7 @@ from bench.packing import bench_concurrent
 from bench.throughput import bench_augmentation, bench_pil_reference, bench_training
 from study.throughput import record
 from trainables.config import TrialConfig
-from trainables.devices import resolve_device
+from trainables.devices import resolve_device, use_bf16
 
 
 def device_name(device: torch.device) -> str:
@@ -49,15 +50,21 @@ def run_end_to_end(args, cfg: TrialConfig, device: torch.device) -> dict:
     images = synthetic_images(args.images, cfg.image_size, torch.device("cpu"))
     print(f"end to end: {args.steps} steps of {cfg.variant}, batch {cfg.batch_size} source images, "
           f"{cfg.image_size}px, {args.images} train images, {device}", flush=True)
-    ours = end_to_end.ours(cfg, images, args.steps, device)
+    loop = end_to_end.hot_loop(cfg, images, args.steps, device)
+    ours = loop.end_to_end
     print(f"  this project (on-device batched augmentation)   {ours:8.1f} trained images/s", flush=True)
+    print(f"  model only (same step, fixed pre-made batch)    {loop.model_only:8.1f} trained images/s", flush=True)
+    print(f"  end-to-end / model-only ratio {loop.ratio:.3f} (augmentation and data path: "
+          f"{100 * (1 - loop.ratio):.1f}% of a step)", flush=True)
     ref = end_to_end.reference(cfg, images, args.steps, device, args.reference_workers)
     print(f"  reference (PIL CutPaste in {args.reference_workers} DataLoader workers) {ref:8.1f} trained images/s",
           flush=True)
     print(f"  speed-up {ours / ref:.2f}x")
-    return {"end_to_end_images_per_second": ours, "reference_images_per_second": ref,
+    return {"end_to_end_images_per_second": ours, "model_only_images_per_second": loop.model_only,
+            "end_to_end_ratio": loop.ratio, "reference_images_per_second": ref,
             "speedup": ours / ref, "steps": args.steps, "reference_workers": args.reference_workers,
-            "precision": cfg.precision}
+            "precision": cfg.precision, "bf16": use_bf16(cfg, device),
+            "torch_threads": torch.get_num_threads(), "cpu_capability": torch.backends.cpu.get_cpu_capability()}
 
 
 def run_concurrent(args, cfg: TrialConfig, device: torch.device) -> list[dict]:

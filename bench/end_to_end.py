@@ -11,10 +11,19 @@ one after the other:
 
 The clock runs from the first step to the last, including the DataLoader's worker start-up
 (a real cost of that design, paid every epoch unless workers persist).
+
+``hot_loop`` sets this project's loop against its own limit: the **model-only** rate is the
+same forward, backward and SGD step on one fixed, pre-made batch (no sampling, no
+augmentation), so ``end_to_end / model_only`` is the share of a step the model gets; 1 - ratio
+is what the augmentation and data path cost. The two alternate in blocks on the same model
+(ABAB...), so load from other processes falls on both alike, and each rate is the median of
+its blocks.
 """
 from __future__ import annotations
 
+import statistics
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -24,15 +33,39 @@ from torch.utils.data import DataLoader, Dataset
 
 from bench.reference_pil import PilCutPaste3Way
 from trainables.augment_ops import PixelStore
-from trainables.augmentations import create_variant
+from trainables.augmentations import create_variant, source_batch
 from trainables.config import TrialConfig
 from trainables.devices import prepare_model, synchronize
 from trainables.model import build_model
 from trainables.training import train_step
 
 
-def ours(cfg: TrialConfig, images_u8: torch.Tensor, steps: int, device: torch.device) -> float:
-    """Trained images/s of the project's on-device loop."""
+@dataclass(frozen=True)
+class HotLoopRates:
+    """Trained images/s of whole training steps and of the model's part of them alone."""
+    end_to_end: float    # train_step: sample sources, augment on the device, forward, backward, SGD
+    model_only: float    # the same forward, backward and SGD step on a fixed pre-made batch
+
+    @property
+    def ratio(self) -> float:
+        """Share of a step's time the model gets: 1 - ratio is the augmentation and data path."""
+        return self.end_to_end / self.model_only
+
+
+def model_step(model, opt, images: torch.Tensor, labels: torch.Tensor, amp: bool) -> None:
+    """``trainables.training.train_step`` without drawing and augmenting the batch: its forward
+    (bf16 autocast where ``amp``), cross-entropy, backward and SGD step."""
+    with torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=amp):
+        loss = F.cross_entropy(model(images), labels)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+
+
+def hot_loop(cfg: TrialConfig, images_u8: torch.Tensor, steps: int, device: torch.device,
+             blocks: int = 5) -> HotLoopRates:
+    """End-to-end and model-only rates of the project's loop, ``steps`` steps of each after one
+    warm-up step of each, alternating in ``blocks`` blocks; each rate is its blocks' median."""
     variant = create_variant(cfg.variant)
     torch.manual_seed(cfg.seed)
     model, amp = prepare_model(build_model(cfg, variant.num_classes), cfg, device)
@@ -40,12 +73,36 @@ def ours(cfg: TrialConfig, images_u8: torch.Tensor, steps: int, device: torch.de
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum)
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
     store = PixelStore(images_u8.to(device))
-    synchronize(device)
-    t0, trained = time.perf_counter(), 0
-    for _ in range(steps):
-        trained += train_step(model, opt, variant, store, cfg, gen, amp)[1]
-    synchronize(device)
-    return trained / (time.perf_counter() - t0)
+    sources = torch.randint(0, store.n, (cfg.batch_size,), generator=gen, device=device)
+    images, labels = variant.make_batch(source_batch(store, sources, cfg, gen), cfg)   # made once
+    if amp:
+        images = images.contiguous(memory_format=torch.channels_last)
+
+    def end_to_end() -> int:
+        return train_step(model, opt, variant, store, cfg, gen, amp)[1]
+
+    def model_only() -> int:
+        model_step(model, opt, images, labels, amp)
+        return images.shape[0]
+
+    rates: dict = {end_to_end: [], model_only: []}
+    for fn in rates:   # warm-up: first-call allocations and kernel choice
+        fn()
+    per_block = max(1, steps // blocks)
+    for b in range(max(1, min(blocks, steps))):
+        for fn in (end_to_end, model_only) if b % 2 == 0 else (model_only, end_to_end):
+            synchronize(device)
+            t0, trained = time.perf_counter(), 0
+            for _ in range(per_block):
+                trained += fn()
+            synchronize(device)
+            rates[fn].append(trained / (time.perf_counter() - t0))
+    return HotLoopRates(statistics.median(rates[end_to_end]), statistics.median(rates[model_only]))
+
+
+def ours(cfg: TrialConfig, images_u8: torch.Tensor, steps: int, device: torch.device) -> float:
+    """Trained images/s of the project's on-device loop."""
+    return hot_loop(cfg, images_u8, steps, device).end_to_end
 
 
 class _PilCutPasteDataset(Dataset):

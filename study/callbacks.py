@@ -1,33 +1,70 @@
-"""Driver-side Ray Tune callback: the only writer of result files, and the progress line."""
+"""Driver-side Ray Tune callback: the only writer of result files, and the study's console progress.
+
+Each finished trial is written to the sink and gets one ``[study] k/N ...`` line; in
+between, ``study.progress`` shows counts and an ETA (a bar on a terminal, a status line
+every interval in a log), refreshed from Tune's loop (``on_step_end``, every ~0.1 s).
+"""
 from __future__ import annotations
 
 import time
 
 from ray import tune
 
+from study.progress import Display, Group, Planned, Progress
 from study.schema import failed_row
 from study.sink import ResultsSink
 
 
+def trial_group(trial) -> Group | None:
+    """The ETA group of a Tune trial: its budget, image size and whether it trains."""
+    try:
+        from study.plan import trained_images
+        from study.ray_trial import resolve
+        job, config, _ = resolve(trial.config)
+        return (job.budget, config.image_size, trained_images(config.to_dict()) > 0)
+    except Exception:
+        return None
+
+
 class SinkCallback(tune.Callback):
-    def __init__(self, sink: ResultsSink, total: int) -> None:
-        self.sink, self.total, self.done, self.t0 = sink, total, 0, time.perf_counter()
+    def __init__(self, sink: ResultsSink, total: int, plan: list[Planned] | None = None) -> None:
+        self.sink, self.total, self.t0 = sink, total, time.perf_counter()
+        self.progress = Progress(plan or [], total=total)
+        self.display: Display | None = None
+
+    def setup(self, **info):
+        self.progress = Progress(self.progress.plan, total=self.total)    # the clock starts with the trials
+        self.display = Display(self.progress)
+        self.display.tick(force=True)
+
+    def _say(self, line: str) -> None:
+        (self.display.write if self.display is not None else print)(line)
+
+    def on_step_end(self, iteration, trials, **info):
+        if self.display is not None:
+            self.display.tick()
+
+    def on_trial_start(self, iteration, trials, trial, **info):
+        self.progress.start(trial.trial_id, trial_group(trial))
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         result = trial.last_result or {}
-        if "row" not in result:
+        row = result.get("row")
+        self.progress.finish(trial.trial_id, trial_group(trial), train_seconds=(row or {}).get("train_seconds"))
+        if row is None:
             return  # ended before its first evaluation: nothing measured to record
-        row = result["row"]  # status "ok" after the final report, "stopped" if a scheduler ended it
+        # the row's status: "ok" after the final report, "stopped" if a scheduler ended it
         final = bool(result.get("final"))
         self.sink.write_trial(row, result.get("scores") if final else None,
                               result.get("embeddings") if final else None,
                               result.get("heatmaps") if final else None,
                               result.get("history") if final else None)
-        self.done += 1
         val = f"  val_auc {row['val_auc']:.4f}" if row.get("val_auc") is not None else ""
-        print(f"[study] {self.done}/{self.total} {row['category']:<12s} {row['variant']:<15s} "
-              f"seed {row['seed']}  image_auc {row['image_auc']:.4f}{val}  {row['status']}  "
-              f"({row['train_seconds']:.0f}s train, {time.perf_counter() - self.t0:.0f}s elapsed)", flush=True)
+        self._say(f"[study] {self.progress.done}/{self.total} {row['category']:<12s} {row['variant']:<15s} "
+                  f"seed {row['seed']}  image_auc {row['image_auc']:.4f}{val}  {row['status']}  "
+                  f"({row['train_seconds']:.0f}s train, {time.perf_counter() - self.t0:.0f}s elapsed)")
+        if self.display is not None:
+            self.display.tick(force=self.display.tty)
 
     def on_trial_error(self, iteration, trials, trial, **info):
         from study.ray_trial import resolve
@@ -39,6 +76,10 @@ class SinkCallback(tune.Callback):
         except Exception:
             pass
         self.sink.write_trial(failed_row(job.study, cfg, key, err))
-        self.done += 1
-        print(f"[study] {self.done}/{self.total} FAILED {cfg['category']} {cfg['variant']} seed {cfg['seed']}: "
-              f"{err.strip().splitlines()[-1] if err.strip() else err}", flush=True)
+        self.progress.finish(trial.trial_id, trial_group(trial), failed=True)
+        self._say(f"[study] {self.progress.done}/{self.total} FAILED {cfg['category']} {cfg['variant']} "
+                  f"seed {cfg['seed']}: {err.strip().splitlines()[-1] if err.strip() else err}")
+
+    def on_experiment_end(self, trials, **info):
+        if self.display is not None:
+            self.display.close()

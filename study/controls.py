@@ -24,7 +24,7 @@ from trainables.config import TrialConfig, steps_trained
 # what a control keeps from its trained trial: the model, the data, the evaluation
 KEPT_FIELDS = ("category", "seed", "backbone", "image_size", "feature_layers", "density",
                "patch_size", "patch_stride", "patch_gde", "gradcam", "heatmap_sample",
-               "val_fraction", "embedding_sample", "device", "threads", "precision", "compile")
+               "val_fraction", "threshold_fpr", "embedding_sample", "device", "threads", "precision", "compile")
 
 
 def is_control(config: dict[str, Any]) -> bool:

@@ -25,11 +25,16 @@ class RunOptions:
     cluster: bool = False          # attach to an existing Ray cluster instead of an embedded one
     address: str | None = None     # for cluster: --address, else RAY_ADDRESS, else this machine's cluster
     max_concurrent: int = 0        # cap on concurrent trials; 0: resources decide
+    report: str | None = None      # HTML study report rewritten after every finished trial (--report)
+    tensorboard: str | None = None  # folder of TensorBoard runs, one per trial (--tensorboard)
+    mlflow: str | None = None      # MLflow tracking URI: an experiment per study, a run per trial (--mlflow)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "results", location(self.results))
         if self.data_root is not None:
             object.__setattr__(self, "data_root", location(self.data_root))
+        if self.tensorboard is not None:
+            object.__setattr__(self, "tensorboard", location(self.tensorboard))
 
 
 def fit_resources(resources: dict[str, float]) -> dict[str, float]:
@@ -78,8 +83,13 @@ def start_ray(opts: RunOptions, resources: dict[str, float]) -> dict[str, float]
         if opts.data_root and not is_uri(opts.data_root):
             check_visible_everywhere("--data-root", opts.data_root)
         return dict(resources)
+    import time
+    t0 = time.perf_counter()
+    print(f"[study] starting an embedded Ray on this machine ({os.cpu_count()} CPUs) ...", flush=True)
     ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False,
              configure_logging=True, logging_level="WARNING")
+    print(f"[study] Ray started in {time.perf_counter() - t0:.0f}s; trials load their category's images "
+          "(decoded once per node) before training", flush=True)
     return fit_resources(dict(resources))
 
 
@@ -90,18 +100,34 @@ def job(opts: RunOptions, resources: dict[str, float], study: str, config: dict[
                     cpus=resources.get("cpu", 1), budget=budget)
 
 
+def _trackers(study: str, opts: RunOptions) -> list[Any]:
+    """``--tensorboard`` and ``--mlflow`` callbacks (``study.trackers``, imported only when asked)."""
+    if not (opts.tensorboard or opts.mlflow):
+        return []
+    from study.trackers import tracking_callbacks
+    return tracking_callbacks(study, opts.tensorboard, opts.mlflow)
+
+
 def tuner(name: str, param_space: dict[str, Any], opts: RunOptions, resources: dict[str, float],
           total: int, *, search_alg: Any = None, scheduler: Any = None, num_samples: int = 1):
     """The Tuner of a grid (``param_space`` a grid search over jobs) or of one search."""
     from ray import tune
 
     from study.callbacks import SinkCallback
+    from study.progress import planned
     from study.ray_trial import trainable
+    from study.report_refresh import ReportRefresh
     from study.sink import ResultsSink
+    # the jobs this run will train: a grid's list, or a search's base config once per sample
+    spec = param_space["trial"]
+    jobs = spec["grid_search"] if isinstance(spec, dict) and "grid_search" in spec else [spec] * total
+    plan = planned([j.config for j in jobs], jobs[0].budget if jobs else None, resources)
     run_config = tune.RunConfig(
         name=f"{name}-{dt.datetime.now(dt.timezone.utc):%Y%m%d-%H%M%S}",
         storage_path=f"{opts.results}/ray", verbose=0,
-        callbacks=[SinkCallback(ResultsSink(opts.results), total=total)],
+        callbacks=[SinkCallback(ResultsSink(opts.results), total=total, plan=plan)]
+        + ([ReportRefresh(opts.results, opts.report)] if opts.report else [])
+        + _trackers(jobs[0].study if jobs else name, opts),
         failure_config=tune.FailureConfig(max_failures=2),
         checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
     )

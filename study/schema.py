@@ -19,7 +19,7 @@ from typing import Any, Mapping
 import pyarrow as pa
 
 from trainables.config import FIELD_TYPES, TrialConfig
-from trainables.metrics import EVAL_METRICS, HISTORY_METRICS, TRIAL_METRICS
+from trainables.metrics import ANOMALY_METRICS, EVAL_METRICS, HISTORY_METRICS, TRIAL_METRICS
 
 __all__ = ["OK", "FAILED", "STOPPED", "STATUSES", "KEY_COLUMNS", "CONFIG_COLUMNS", "METRICS", "TRIAL_METRICS",
            "EVAL_METRICS", "CONTEXT_COLUMNS", "TRIAL_COLUMNS", "FAILED_COLUMNS", "COLUMN_TYPES", "TRIALS",
@@ -33,7 +33,7 @@ CONFIG_COLUMNS = tuple(FIELD_TYPES)      # every TrialConfig field (variant, cat
 METRICS = ("image_auc", "pixel_auc", "val_auc")   # the AUCs a table shows or a search optimises
 # the part of a trial's report that says how well it did; the rest of TRIAL_METRICS (costs,
 # score normalisation, device) follows status and error
-_EVALUATION = ("image_auc", "pixel_auc", "val_auc", "val_defects", "auc_by_defect")
+_EVALUATION = ("image_auc", "pixel_auc", "val_auc", "val_defects", "auc_by_defect", *ANOMALY_METRICS)
 # where and with what it ran: filled by the Ray wrapper (study.ray_trial.run_context)
 CONTEXT_COLUMNS = ("node_id", "hostname", "code_version", "torch_version", "ray_version")
 
@@ -60,7 +60,9 @@ COLUMN_TYPES: dict[str, pa.DataType] = {
     "trial_key": _STRING, "study": _STRING, "dataset": _STRING, "budget": _STRING,
     **{c: _PYTHON[t] for c, t in FIELD_TYPES.items()},
     "image_auc": _FLOAT, "pixel_auc": _FLOAT, "val_auc": _FLOAT, "val_defects": _STRING,
-    "auc_by_defect": pa.map_(pa.string(), pa.float64()), "status": _STRING, "error": _STRING,
+    "auc_by_defect": pa.map_(pa.string(), pa.float64()),
+    **{m: _FLOAT for m in ANOMALY_METRICS}, "threshold_source": _STRING,   # AP, F1, AUPRO, threshold
+    "status": _STRING, "error": _STRING,
     "train_seconds": _FLOAT, "eval_seconds": _FLOAT, "images_per_second": _FLOAT,
     "train_score_mean": _FLOAT, "train_score_std": _FLOAT, "null_score_mean": _FLOAT, "null_score_std": _FLOAT,
     "null_score_method": _STRING, "device": _STRING, "node_id": _STRING, "hostname": _STRING,

@@ -1,19 +1,22 @@
-"""Load one category of a dataset in the MVTec AD layout, decoded once and cached.
+"""Load one category of a dataset, decoded once and cached, whatever its layout.
 
-Which files make a category is ``trainables.layout``; which dataset a root is,
-``trainables.dataset_identity``. Images are resized to the training resolution once and kept
-as uint8 tensors: the trainer moves the whole category to its device and never decodes
-again. The cache is keyed by a fingerprint of the file list (names, sizes, mtimes) and the
-image size, is written under a lock to a temporary name and renamed, so concurrent trials
-on a node share one decode and nobody reads a half-written file. Also the dataset command
-line (``python -m trainables.data fetch-mvtec|generate``).
+Which files make a category is ``trainables.layouts`` (MVTec AD, VisA, MVTec LOCO AD, MVTec AD
+2, recognised from their files); which dataset a root is, ``trainables.dataset_identity``.
+Images are resized to the training resolution once and kept as uint8 tensors: the trainer
+moves the whole category to its device and never decodes again. A defect's masks are
+read as label images (any nonzero pixel is a defect: VisA's masks hold 1, LOCO's a grey
+value per defect type) and several masks of one image are united (LOCO). The cache is keyed
+by a fingerprint of the file list (names, sizes, mtimes) and the image size, is written under
+a lock to a temporary name and renamed, so concurrent trials on a node share one decode and
+nobody reads a half-written file; bad input raises before anything is written. Also the
+dataset command line (``python -m trainables.data fetch-<dataset>|generate``).
 """
 from __future__ import annotations
 
 import hashlib
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -22,10 +25,10 @@ from filelock import FileLock
 from PIL import Image
 
 from trainables.dataset_identity import dataset_id
-from trainables.errors import DatasetNotFoundError, ImageReadError, MaskSizeError
-from trainables.layout import Listing, list_files
+from trainables.errors import DatasetError, DatasetNotFoundError, ImageReadError, MaskSizeError
+from trainables.layouts import Listing, list_files
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2      # 2: masks are nonzero-is-defect unions; the dataset's validation split is cached
 
 
 @dataclass
@@ -42,6 +45,8 @@ class CategoryData:
     test_labels: np.ndarray        # [M] int, 0 good, 1 defect
     test_defects: list[str]        # defect type per test image ("good" for good ones)
     test_masks: torch.Tensor       # [M, S, S] uint8 in {0, 1}
+    validation_paths: list[str] = field(default_factory=list)
+    validation: torch.Tensor | None = None   # [V, 3, S, S] uint8: the dataset's own validation/good (LOCO, AD 2)
 
 
 def cache_dir() -> Path:
@@ -70,30 +75,40 @@ def _read(path: Path, size: int, mode: str) -> tuple[np.ndarray, tuple[int, int]
     return arr, original
 
 
+def _mask(mask_paths: tuple[Path, ...], img_path: Path, img_size: tuple[int, int], size: int) -> np.ndarray:
+    """The union of an image's masks at ``size``; each must match its image's size."""
+    union = np.zeros((size, size), bool)
+    for mask_path in mask_paths:
+        mask, mask_size = _read(mask_path, size, "L")
+        if mask_size != img_size:
+            raise MaskSizeError(f"mask {mask_path} is {mask_size[0]}x{mask_size[1]} but its image "
+                                f"{img_path} is {img_size[0]}x{img_size[1]}")
+        union |= mask > 0
+    return union.astype(np.uint8)
+
+
 def _decode(listing: Listing, size: int) -> dict:
     def rgb(p: Path):
         return _read(p, size, "RGB")
 
     def test_item(item):
-        img_path, defect, mask_path = item
+        img_path, _, mask_paths = item
         img, img_size = rgb(img_path)
-        if mask_path is None:
-            return img, np.zeros((size, size), np.uint8)
-        mask, mask_size = _read(mask_path, size, "L")
-        if mask_size != img_size:
-            raise MaskSizeError(f"mask {mask_path} is {mask_size[0]}x{mask_size[1]} but its image "
-                                f"{img_path} is {img_size[0]}x{img_size[1]}")
-        return img, (mask > 127).astype(np.uint8)
+        return img, _mask(mask_paths, img_path, img_size, size)
 
     with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 1) * 2)) as pool:
         train = [a for a, _ in pool.map(rgb, listing.train)]
+        validation = [a for a, _ in pool.map(rgb, listing.validation)]
         tests = list(pool.map(test_item, listing.test))
     to_t = lambda arrs: torch.from_numpy(np.stack(arrs)).permute(0, 3, 1, 2).contiguous()
-    return {
+    out = {
         "train": to_t(train),
         "test": to_t([a for a, _ in tests]),
         "test_masks": torch.from_numpy(np.stack([m for _, m in tests])),
     }
+    if validation:
+        out["validation"] = to_t(validation)
+    return out
 
 
 def load_category(root: str | Path, category: str, image_size: int,
@@ -101,13 +116,14 @@ def load_category(root: str | Path, category: str, image_size: int,
     """Decode (or fetch from the node's cache) one category at ``image_size``."""
     root = Path(root).resolve()
     listing = list_files(root, category)
-    all_paths = listing.train + [p for p, _, _ in listing.test] + [m for _, _, m in listing.test if m]
+    all_paths = listing.all_paths()
     fp = fingerprint_files(all_paths, f"v{CACHE_VERSION}/{image_size}")
     rel = lambda p: str(p.relative_to(root))
     meta = dict(
         train_paths=[rel(p) for p in listing.train],
         test_paths=[rel(p) for p, _, _ in listing.test],
         test_defects=[d for _, d, _ in listing.test],
+        validation_paths=[rel(p) for p in listing.validation],
     )
     cache_file = cache_dir() / f"{category}-{image_size}-{fp}.pt"
     tensors = None
@@ -151,28 +167,44 @@ def resolve_data_root(data_root: str | Path | None, verbose: bool = True) -> Pat
 
 def main(argv: list[str] | None = None) -> int:
     import argparse
-    from trainables.fetch import MVTEC_SHA256, MVTEC_URL, fetch_archive
+    import sys
+    from trainables.fetch import ARCHIVES, fetch_archive
     from trainables.synth import SynthSpec, generate_dataset
+    from trainables.synth_layouts import LAYOUT_CATEGORIES, generate_layout
 
     ap = argparse.ArgumentParser(prog="python -m trainables.data",
-                                 description="Dataset tools: fetch MVTec AD, generate the offline dataset.")
+                                 description="Dataset tools: fetch a dataset, generate the offline ones.")
     sub = ap.add_subparsers(dest="cmd", required=True)
-    f = sub.add_parser("fetch-mvtec", help="download, verify and extract MVTec AD (needs a network)")
-    f.add_argument("--to", required=True, help="folder to extract into")
-    f.add_argument("--url", default=MVTEC_URL)
-    f.add_argument("--sha256", default=MVTEC_SHA256)
-    g = sub.add_parser("generate", help="make the procedural MVTec-layout dataset")
+    commands = {"fetch-mvtec": "mvtec_ad", "fetch-visa": "visa", "fetch-mvtec-loco": "mvtec_loco",
+                "fetch-mvtec-ad2": "mvtec_ad2"}
+    for cmd, name in commands.items():
+        f = sub.add_parser(cmd, help=f"download, verify (SHA-256) and extract {name} (needs a network)")
+        f.add_argument("--to", required=True, help="folder to extract into")
+        f.add_argument("--url", default=ARCHIVES[name].url)
+        f.add_argument("--sha256", default=ARCHIVES[name].sha256)
+    g = sub.add_parser("generate", help="make a procedural dataset in a dataset's layout")
+    g.add_argument("--layout", choices=["mvtec_ad", *LAYOUT_CATEGORIES], default="mvtec_ad",
+                   help="mvtec_ad: the 15 MVTec names; visa / mvtec_loco / mvtec_ad2: a few categories each")
     g.add_argument("--to", default=None, help="folder (default: the cache)")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--image-size", type=int, default=256)
     args = ap.parse_args(argv)
-    if args.cmd == "fetch-mvtec":
-        out = fetch_archive(args.url, Path(args.to), sha256=args.sha256)
-        print(f"MVTec AD ready at {out}")
-    else:
+    if args.cmd in commands:
+        name = commands[args.cmd]
+        try:
+            out = fetch_archive(args.url, Path(args.to), sha256=args.sha256, dataset=name)
+        except DatasetError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        print(f"{name} ready at {out} ({dataset_id(out)})")
+    elif args.layout == "mvtec_ad":
         out = generate_dataset(Path(args.to) if args.to else None,
                                SynthSpec(seed=args.seed, image_size=args.image_size))
         print(f"generated dataset at {out} ({dataset_id(out)})")
+    else:
+        out = generate_layout(args.layout, Path(args.to) if args.to else None,
+                              SynthSpec(seed=args.seed, image_size=args.image_size))
+        print(f"generated {args.layout} layout at {out} ({dataset_id(out)})")
     return 0
 
 

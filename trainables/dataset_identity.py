@@ -1,86 +1,127 @@
 """Which data a number came from: ``dataset_id`` names a dataset root, recorded with every result.
 
-The generated dataset carries its own manifest. Anything else is named ``mvtec_ad`` only when
-it is MVTec AD: its archive checksum was verified by ``fetch-mvtec``, or every category's
-(train good, test good, test defective) file counts match the published ones
-(``mvtec_ad_counts.csv``); otherwise it is named after its folder.
+A generated dataset carries its own manifest (``generated@…`` for the MVTec-layout one,
+``generated_visa@…``, ``generated_mvtec_loco@…``, ``generated_mvtec_ad2@…`` for the others).
+Anything else is named after its layout's dataset (``mvtec_ad``, ``visa``, ``mvtec_loco``,
+``mvtec_ad2``) only when it *is* that dataset: its archive checksum was verified by
+``fetch-<dataset>`` (the marker names the dataset), or every category's file counts match the
+published ones (``mvtec_ad_counts.csv``, ``visa_counts.csv``, ``mvtec_loco_counts.csv``;
+MVTec AD 2 publishes no per-category counts we could check, so only its verified download
+is named ``mvtec_ad2``). Otherwise the root is named after its folder: a layout alone says
+nothing about which images are in it.
 """
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 from functools import lru_cache
 from pathlib import Path
 
 from trainables.fetch import VERIFIED_MARKER
-from trainables.layout import IMAGE_EXTENSIONS, images_in, list_categories
+from trainables.layouts import IMAGE_EXTENSIONS, images_in, layout_of, list_categories
+
+HERE = Path(__file__).parent
+MVTEC_COUNTS = HERE / "mvtec_ad_counts.csv"   # Bergmann et al. 2019, Table 1
+COUNT_FILES = {"mvtec_ad": MVTEC_COUNTS, "visa": HERE / "visa_counts.csv",
+               "mvtec_loco": HERE / "mvtec_loco_counts.csv"}
 
 
-MVTEC_COUNTS = Path(__file__).with_name("mvtec_ad_counts.csv")   # Bergmann et al. 2019, Table 1
+def published_counts(dataset: str) -> dict[str, tuple[int, ...]]:
+    """A dataset's published images per category, in its count file's column order."""
+    lines = [line for line in COUNT_FILES[dataset].read_text().splitlines() if not line.startswith("#")]
+    rows = list(csv.DictReader(lines))
+    cols = [c for c in rows[0] if c not in ("category", "kind")]
+    return {r["category"]: tuple(int(r[c]) for c in cols) for r in rows}
 
 
 def mvtec_ad_counts() -> dict[str, tuple[int, int, int]]:
     """MVTec AD's published images per category: (train good, test good, test defective)."""
-    import csv
-    rows = [r for r in csv.DictReader(line for line in MVTEC_COUNTS.read_text().splitlines()
-                                      if not line.startswith("#"))]
-    return {r["category"]: (int(r["train_good"]), int(r["test_good"]), int(r["test_defective"])) for r in rows}
+    return published_counts("mvtec_ad")  # type: ignore[return-value]
 
 
-def _file_counts(root: Path, category: str) -> tuple[int, int, int]:
+def _mvtec_counts(root: Path, category: str) -> tuple[int, ...]:
     folder = root / category
-    train = len(images_in(folder / "train" / "good"))
     test_good = test_bad = 0
     if (folder / "test").is_dir():
         for d in (p for p in (folder / "test").iterdir() if p.is_dir()):
             n = len(images_in(d))
-            if d.name == "good":
-                test_good += n
-            else:
-                test_bad += n
-    return train, test_good, test_bad
+            test_good, test_bad = (test_good + n, test_bad) if d.name == "good" else (test_good, test_bad + n)
+    return len(images_in(folder / "train" / "good")), test_good, test_bad
 
 
-def is_mvtec_ad(root: Path) -> tuple[bool, str]:
-    """Whether ``root`` is MVTec AD, and why (or why not).
+def _visa_counts(root: Path, category: str) -> tuple[int, ...]:
+    images = root / category / "Data" / "Images"
+    return len(images_in(images / "Normal")), len(images_in(images / "Anomaly"))
 
-    Category names are not enough: the generated dataset, or any copy of it without its
-    manifest, has the same 15 folder names. MVTec AD is recognised by the checksum that
-    ``fetch-mvtec`` verified, or by every category's train/test file counts matching the
-    published ones (a user may have copied the data from elsewhere).
+
+def _loco_counts(root: Path, category: str) -> tuple[int, ...]:
+    folder = root / category
+    return tuple(len(images_in(folder / sub)) for sub in ("train/good", "validation/good", "test/good",
+                                                          "test/logical_anomalies", "test/structural_anomalies"))
+
+
+_COUNTERS = {"mvtec_ad": _mvtec_counts, "visa": _visa_counts, "mvtec_loco": _loco_counts}
+
+
+def _marker_dataset(root: Path) -> str | None:
+    """The dataset a verified download was of; markers written before datasets were named
+    are MVTec AD's (``fetch-mvtec`` was the only fetch then)."""
+    marker = root / VERIFIED_MARKER
+    if not marker.is_file():
+        return None
+    try:
+        return json.loads(marker.read_text()).get("dataset", "mvtec_ad")
+    except (ValueError, AttributeError):
+        return None
+
+
+def is_dataset(root: Path, dataset: str) -> tuple[bool, str]:
+    """Whether ``root`` is the published ``dataset``, and why (or why not).
+
+    Category names are not enough: the generated data, or a copy of it without its manifest,
+    uses the real names. A dataset is recognised by the checksum its fetch verified, or by
+    every category's file counts matching the published ones (a user may have copied it).
     """
-    if (root / VERIFIED_MARKER).is_file():
-        return True, f"archive checksum verified by fetch-mvtec ({VERIFIED_MARKER})"
-    expected = mvtec_ad_counts()
-    cats = set(list_categories(root))
-    missing = sorted(set(expected) - cats)
+    root = Path(root)
+    if _marker_dataset(root) == dataset:
+        return True, f"archive checksum verified by fetch ({VERIFIED_MARKER})"
+    if dataset not in COUNT_FILES:
+        return False, f"no verified {dataset} download ({VERIFIED_MARKER}) and no published per-category counts"
+    expected = published_counts(dataset)
+    missing = sorted(set(expected) - set(list_categories(root)))
     if missing:
         return False, f"categories {missing} missing"
     for cat, want in expected.items():
-        got = _file_counts(root, cat)
+        got = _COUNTERS[dataset](root, cat)
         if got != want:
-            return False, (f"{cat}: (train good, test good, test defective) = {got}, "
-                           f"MVTec AD has {want}")
-    return True, "per-category file counts match MVTec AD's published counts"
+            return False, f"{cat}: file counts {got}, {dataset} has {want}"
+    return True, f"per-category file counts match {dataset}'s published counts"
+
+
+def is_mvtec_ad(root: Path) -> tuple[bool, str]:
+    return is_dataset(root, "mvtec_ad")
 
 
 @lru_cache(maxsize=32)
 def dataset_id(root: str | Path) -> str:
     """``name@fingerprint`` recorded with every result: which data a number came from.
 
-    The generated dataset carries its own manifest; otherwise the name is ``mvtec_ad``
-    only when ``is_mvtec_ad`` says so (checksum or published file counts), else the
-    folder's name. The fingerprint hashes relative paths and sizes (stable across copies).
+    The fingerprint hashes relative paths and sizes of the categories' images (and VisA's
+    split file), so it is stable across copies and changes with any file.
     """
     root = Path(root).resolve()
     manifest = root / "DATASET.json"
     if manifest.is_file():
         m = json.loads(manifest.read_text())
         return f"{m['name']}@{m['fingerprint']}"
-    cats = list_categories(root)
-    name = "mvtec_ad" if is_mvtec_ad(root)[0] else root.name
+    layout = layout_of(root)
+    name = layout.NAME if is_dataset(root, layout.NAME)[0] else root.name
     h = hashlib.sha256()
-    for cat in cats:
+    split_file = root / "split_csv" / "1cls.csv"
+    if split_file.is_file():
+        h.update(split_file.read_bytes())
+    for cat in list_categories(root):
         for p in sorted((root / cat).rglob("*")):
             if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS:
                 h.update(f"{p.relative_to(root)}\0{p.stat().st_size}\n".encode())

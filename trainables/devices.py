@@ -37,11 +37,24 @@ def use_bf16(cfg: TrialConfig, device: torch.device) -> bool:
     return device.type == "cuda" or cpu_has_native_bf16()
 
 
+def channels_last(device: torch.device, amp: bool) -> bool:
+    """Channels-last weights wherever bf16 runs, and on every CPU (fp32 too).
+
+    On the CPU oneDNN's convolutions prefer NHWC: measured at fp32 on an emulated AVX2 CPU
+    (one thread, EfficientNet-Lite0 at 128 px, alternating runs, CPU seconds), a fine-tuning
+    step took 0.88 s against 1.11 NCHW and 64-image feature extraction 0.62 s against 0.83;
+    a ResNet-18 step (48 images, 128 px) 2.01 s against 2.19.
+    Callers need not convert inputs: a convolution with channels-last weights returns
+    channels-last maps, so the format carries through the network from the first layer.
+    """
+    return amp or device.type == "cpu"
+
+
 def prepare_model(model: torch.nn.Module, cfg: TrialConfig, device: torch.device):
-    """Move to the device; channels-last memory where bf16 convolutions run (faster kernels)."""
+    """Move to the device, in channels-last memory where that is faster (``channels_last``)."""
     model = model.to(device)
     amp = use_bf16(cfg, device)
-    if amp:
+    if channels_last(device, amp):
         model = model.to(memory_format=torch.channels_last)
     return model, amp
 

@@ -26,9 +26,17 @@ class MissingMaskError(DatasetError):
     pass
 
 
+class MissingImageError(DatasetError):
+    """A split file (VisA's ``split_csv/1cls.csv``) names an image that is not on disk."""
+
+
 class MaskSizeError(DatasetError):
     pass
 
 
 class ChecksumError(DatasetError):
     pass
+
+
+class DownloadError(DatasetError):
+    """A dataset archive could not be downloaded (the message names the dataset and URL)."""

@@ -3,21 +3,24 @@
 One evaluation extracts pooled features of un-augmented images in batches under
 ``torch.inference_mode``, fits the density on the normal training images (per image, or per
 window for patch-level variants), scores the test set and reports image AUC, per-defect AUC,
-pixel AUC where the variant localizes (patch windows, or GradCAM), ``val_auc`` on held-out
-normal images with procedural defects (``trainables.validation``), and, at the end of a
+image AP and F1-max, pixel AUC, pixel AP and AUPRO where the variant localizes (patch windows,
+or GradCAM), and on held-out normal images (``trainables.validation``: the dataset's own
+validation split, else a share of train/good) the deployable threshold with its test rates
+and ``val_auc`` against procedural defects (``trainables.anomaly_metrics``); at the end of a
 trial, out-of-fold null statistics of the fit images (``trainables.crossfit``). It also
 draws what the results keep for figures: a t-SNE sample of features and Figure 4 heatmaps.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.metrics import roc_auc_score
 
+from trainables.anomaly_metrics import detection_metrics, localization_metrics, threshold_metrics
 from trainables.augment_ops import PixelStore
 from trainables.augmentations import create_variant, source_batch
 from trainables.config import TrialConfig
@@ -28,7 +31,7 @@ from trainables.devices import use_bf16
 from trainables.localization import (WindowDensity, dense_window_features, gradcam_maps, pixel_auc,
                                      upsample_window_scores)
 from trainables.metrics import auc_by_defect, image_auc
-from trainables.validation import VAL_DEFECT_FAMILY, validation_set
+from trainables.validation import VAL_DEFECT_FAMILY, defective_copies, held_out_normals
 
 EVAL_BATCH = 64
 
@@ -55,6 +58,7 @@ class Scoring:
     null_features: np.ndarray          # what cross-fitting re-splits: the fit images' features or windows
     fit_score: FitScore                # a fresh density fitted on some of them, scoring the others
     density: DensityEstimator | None   # the image-level GDE (none at patch level)
+    score_new: Callable[[torch.Tensor], np.ndarray]   # image scores of other uint8 images, same fit
 
 
 def score_images(model, data: CategoryData, fit_idx: np.ndarray, test_feats: np.ndarray,
@@ -67,7 +71,10 @@ def score_images(model, data: CategoryData, fit_idx: np.ndarray, test_feats: np.
 
     def fit_score(fit: np.ndarray, held: np.ndarray) -> np.ndarray:
         return DensityEstimator(cfg.density, seed=cfg.seed).fit(fit).score(held)
-    return Scoring(scores, train_scores, maps, train_feats, fit_score, density)
+
+    def score_new(images_u8: torch.Tensor) -> np.ndarray:
+        return density.score(extract_features(model, images_u8, cfg, device))
+    return Scoring(scores, train_scores, maps, train_feats, fit_score, density, score_new)
 
 
 def score_windows(model, data: CategoryData, fit_idx: np.ndarray, cfg: TrialConfig,
@@ -84,22 +91,26 @@ def score_windows(model, data: CategoryData, fit_idx: np.ndarray, cfg: TrialConf
 
     def fit_score(fit: np.ndarray, held: np.ndarray) -> np.ndarray:
         return WindowDensity(cfg).fit(fit).score(held).max(axis=1)
-    return Scoring(scores, train_scores, maps, train_windows, fit_score, None)
+
+    def score_new(images_u8: torch.Tensor) -> np.ndarray:
+        return windows.score(dense_window_features(model, images_u8, cfg, device, bf16)).max(axis=1)
+    return Scoring(scores, train_scores, maps, train_windows, fit_score, None, score_new)
 
 
-def val_auc(density: DensityEstimator, model, data: CategoryData, val_idx: np.ndarray, cfg: TrialConfig,
-            device: torch.device) -> float:
+def val_auc(s: Scoring, normal_u8: torch.Tensor, normal_scores: np.ndarray, seed: int) -> float:
     """AUC of held-out normal images against their procedural defective copies."""
-    images, labels = validation_set(data.train[val_idx], cfg.seed)
-    scores = density.score(extract_features(model, images, cfg, device))
-    return float(roc_auc_score(labels, scores))
+    bad_scores = s.score_new(defective_copies(normal_u8, seed))
+    labels = np.r_[np.zeros(len(normal_scores)), np.ones(len(bad_scores))]
+    return float(roc_auc_score(labels, np.r_[normal_scores, bad_scores]))
 
 
 def evaluate(model, data: CategoryData, fit_idx: np.ndarray, cfg: TrialConfig,
              device: torch.device, val_idx: np.ndarray | None = None,
              patch_level: bool = False, null_stats: bool = False) -> dict[str, Any]:
-    """GDE on un-augmented normal training images; AUC on the test set (and pixel AUC when
-    the variant localizes: patch-level variants, or GradCAM when ``cfg.gradcam``).
+    """GDE on un-augmented normal training images; AUC, AP and F1-max on the test set (and
+    pixel AUC, pixel AP and AUPRO when the variant localizes: patch-level variants, or GradCAM
+    when ``cfg.gradcam``); the threshold at ``cfg.threshold_fpr`` on the held-out normals
+    (never trained on, never in the GDE) and, for image-level variants, ``val_auc`` on them.
 
     ``null_stats`` adds ``null_score_*``: out-of-fold scores of the fit images (see
     ``trainables.crossfit``), which ensembles standardise by. Only the final evaluation needs
@@ -108,9 +119,11 @@ def evaluate(model, data: CategoryData, fit_idx: np.ndarray, cfg: TrialConfig,
     test_feats = extract_features(model, data.test, cfg, device)   # also the t-SNE sample's source
     s = (score_windows(model, data, fit_idx, cfg, device) if patch_level
          else score_images(model, data, fit_idx, test_feats, cfg, device))
+    by_defect = auc_by_defect(data.test_labels, s.scores, data.test_defects)
     out = {
         "image_auc": image_auc(data.test_labels, s.scores),
-        "auc_by_defect": auc_by_defect(data.test_labels, s.scores, data.test_defects),
+        "auc_by_defect": by_defect,
+        **detection_metrics(data.test_labels, s.scores, by_defect),
         "scores": s.scores,
         "train_score_mean": float(s.train_scores.mean()),
         "train_score_std": float(s.train_scores.std()),   # in-sample: kept for old readers only
@@ -121,9 +134,15 @@ def evaluate(model, data: CategoryData, fit_idx: np.ndarray, cfg: TrialConfig,
         out.update(crossfit_null_stats(s.null_features, s.fit_score, "train_good", k=5, seed=cfg.seed))
     if s.maps is not None:
         out["pixel_auc"] = pixel_auc(s.maps, data.test_masks.numpy())
-    if val_idx is not None and len(val_idx) and not patch_level:
-        out["val_auc"] = val_auc(s.density, model, data, val_idx, cfg, device)
-        out["val_defects"] = VAL_DEFECT_FAMILY
+        out.update(localization_metrics(s.maps, data.test_masks.numpy()))
+    held = held_out_normals(data, val_idx)
+    if held is not None:
+        normal_u8, source = held
+        normal_scores = s.score_new(normal_u8)
+        out.update(threshold_metrics(normal_scores, cfg.threshold_fpr, data.test_labels, s.scores, source))
+        if not patch_level:       # patch level would score dense windows of 2x the held-out images
+            out["val_auc"] = val_auc(s, normal_u8, normal_scores, cfg.seed)
+            out["val_defects"] = VAL_DEFECT_FAMILY
     return out
 
 

@@ -2,7 +2,8 @@
 
 Prints image AUC, per-defect AUC and costs; ``--json`` adds one JSON object on the
 last line for scripts: every metric a trial reports (``trainables.metrics.TRIAL_METRICS``:
-``image_auc``, ``auc_by_defect``, ``train_seconds``, ``eval_seconds``,
+``image_auc``, ``auc_by_defect``, ``image_ap``, ``image_f1_max``, ``pixel_ap``, ``aupro``,
+the deployable ``threshold`` with its test rates, ``train_seconds``, ``eval_seconds``,
 ``images_per_second``, the ``null_score_*`` normalisation of the scores, ...; the same
 names as the results columns) and the resolved ``config``.
 """
@@ -58,6 +59,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"pixel AUC      {m['pixel_auc']:.4f}")
     if m.get("val_auc") is not None:
         print(f"val AUC        {m['val_auc']:.4f}")
+    print(f"image AP       {m['image_ap']:.4f}   F1-max {m['image_f1_max']:.4f} at score >= "
+          f"{m['image_f1_threshold']:.4g} (chosen on the test set)")
+    if m.get("aupro") is not None and m.get("pixel_ap") is not None:
+        print(f"pixel AP       {m['pixel_ap']:.4f}   AUPRO (FPR <= 0.3) {m['aupro']:.4f}")
+    if m.get("threshold") is not None:
+        print(f"threshold      {m['threshold']:.4g} flags {m['threshold_heldout_fpr']:.1%} of held-out normals "
+              f"({m['threshold_source']}; target {cfg.threshold_fpr:.1%}); on test: "
+              f"TPR {m['threshold_test_tpr']:.1%}, FPR {m['threshold_test_fpr']:.1%}")
     print(f"train {m['train_seconds']:.1f}s  eval {m['eval_seconds']:.1f}s  "
           f"{m['images_per_second']:.0f} images/s on {m['device']}")
     if args.json:

@@ -66,10 +66,12 @@ def set_train_mode(model, phase: Phase) -> None:
 
 
 def train_step(model, opt, variant: Variant, store: PixelStore, cfg: TrialConfig, gen: torch.Generator,
-               amp: bool) -> tuple[torch.Tensor, int]:
+               amp: bool) -> tuple[torch.Tensor, int, torch.Tensor]:
     """One SGD step: draw source images, augment them on the device, forward, backward.
 
-    Returns the (un-synchronised) loss tensor and the number of trained images.
+    Returns the (un-synchronised) loss tensor, the number of trained images and how many of
+    them the head classified right (a device tensor too: the learning curve's accuracy on the
+    self-supervised task, read only at a curve point so the loop never waits for the device).
     """
     sources = torch.randint(0, store.n, (cfg.batch_size,), generator=gen, device=store.device)
     crop = cfg.patch_size if variant.patch_level else None
@@ -77,11 +79,13 @@ def train_step(model, opt, variant: Variant, store: PixelStore, cfg: TrialConfig
     if amp:
         images = images.contiguous(memory_format=torch.channels_last)
     with torch.autocast(store.device.type, dtype=torch.bfloat16, enabled=amp):
-        loss = F.cross_entropy(model(images), labels)
+        logits = model(images)
+        loss = F.cross_entropy(logits, labels)
+    correct = (logits.detach().argmax(dim=1) == labels).sum()
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
-    return loss, images.shape[0]
+    return loss, images.shape[0], correct
 
 
 class Trainer:
@@ -90,6 +94,8 @@ class Trainer:
     Built at ``step`` (0, or a checkpoint's step once the model and generator hold its state),
     with the optimizer of the phase that step falls in. ``train_until`` switches phases as it
     crosses them; ``loss`` is the last step's and ``trained_images`` counts this run's images.
+    Loss and accuracy are summed on the device step by step and read (one wait for the device)
+    only by :meth:`curve_point`, every ``log_interval`` steps.
     """
 
     def __init__(self, model, cfg: TrialConfig, variant: Variant, store: PixelStore, gen: torch.Generator,
@@ -105,6 +111,25 @@ class Trainer:
         self.step_model = torch.compile(model) if cfg.compile else model
         self.loss: torch.Tensor | None = None
         self.trained_images = 0
+        self.lr = self.phases[self.phase_idx].lr if self.phases else 0.0   # the last step's
+        self._loss_sum: torch.Tensor | None = None     # since the last curve point, on the device
+        self._correct: torch.Tensor | None = None
+        self._steps = self._images = 0
+
+    @property
+    def phase_name(self) -> str:
+        return self.phases[self.phase_idx].name if self.phases else "none"
+
+    def curve_point(self) -> dict[str, float | None]:
+        """Mean training loss and accuracy over the steps since the last point, and the lr of
+        the last step (None where no step was trained since); resets the sums."""
+        if not self._steps:
+            return {"loss": None, "accuracy": None, "lr": None}
+        loss, correct = float(self._loss_sum), float(self._correct)   # the one device sync
+        point = {"loss": loss / self._steps, "accuracy": correct / self._images, "lr": self.lr}
+        self._loss_sum = self._correct = None
+        self._steps = self._images = 0
+        return point
 
     def train_until(self, stop_at: int) -> None:
         """Train step by step up to global step ``stop_at`` (nothing when already there)."""
@@ -116,8 +141,14 @@ class Trainer:
             set_train_mode(self.model, self.phases[idx])
             run_until = min(stop_at, start + self.phases[idx].steps)
             while self.step < run_until:
-                self.loss, n_images = train_step(self.step_model, self.opt, self.variant, self.store, self.cfg,
-                                                 self.gen, self.amp)
+                self.loss, n_images, correct = train_step(self.step_model, self.opt, self.variant, self.store,
+                                                          self.cfg, self.gen, self.amp)
+                self.lr = self.opt.param_groups[0]["lr"]    # what this step used, before the schedule moves
                 self.sched.step()
                 self.step += 1
                 self.trained_images += n_images
+                loss = self.loss.detach()
+                self._loss_sum = loss if self._loss_sum is None else self._loss_sum + loss
+                self._correct = correct if self._correct is None else self._correct + correct
+                self._steps += 1
+                self._images += n_images

@@ -3,8 +3,10 @@
 A plain function of a validated config (no Ray here): usable from a notebook, a test,
 ``python -m trainables.run`` or the Ray Tune wrapper in ``study``. Evaluation happens
 every ``eval_interval`` steps and at the end; each one calls ``report(metrics, state)``
-so a scheduler can stop the trial early and a wrapper can checkpoint ``state``; every
-evaluation's scalars are also kept as the trial's learning curve (``TrialResult.history``).
+so a scheduler can stop the trial early and a wrapper can checkpoint ``state``. Every
+``log_interval`` steps the trainer's mean loss and accuracy on the self-supervised task and
+its learning rate become a point of the trial's learning curve (``TrialResult.history``),
+joined by the AUCs at the steps that are evaluated.
 
 This module only composes the others (``devices``, ``training``, ``evaluation``): it owns
 the trial's result, the metrics each evaluation reports, and the checkpoint state a
@@ -28,10 +30,10 @@ from trainables.data import CategoryData, load_category, resolve_data_root
 from trainables.dataset_identity import dataset_id
 from trainables.devices import device_label, prepare_model, resolve_device, synchronize
 from trainables.evaluation import embedding_sample, evaluate, heatmap_rows
-from trainables.metrics import HISTORY_METRICS
+from trainables.metrics import ANOMALY_METRICS, HISTORY_METRICS
 from trainables.model import build_model
 from trainables.training import Trainer
-from trainables.validation import split_train
+from trainables.validation import split_category
 
 Report = Callable[[dict[str, Any], dict[str, Any] | None], None]
 FINAL_KEYS = ("train_score_mean", "train_score_std", "null_score_mean", "null_score_std", "null_score_method")
@@ -44,10 +46,10 @@ class TrialResult:
     scores: dict[str, list]                     # per test image: image_path, label, defect_type, score
     embeddings: dict[str, Any] = field(default_factory=dict)  # kind -> [n, d] features, for t-SNE figures
     heatmaps: dict[str, list] = field(default_factory=dict)    # Figure 4 rows (localizing variants)
-    history: list[dict[str, Any]] = field(default_factory=list)  # HISTORY_METRICS of every evaluation
+    history: list[dict[str, Any]] = field(default_factory=list)  # HISTORY_METRICS of every curve point
 
     def history_columns(self, trial_key: str) -> dict[str, list]:
-        """Columns of the ``history`` results table (a learning curve): one row per evaluation."""
+        """Columns of the ``history`` results table (a learning curve): one row per curve point."""
         return {"trial_key": [trial_key] * len(self.history),
                 **{k: [h.get(k) for h in self.history] for k in HISTORY_METRICS}}
 
@@ -110,9 +112,18 @@ def evaluation_steps(eval_interval: int, total_steps: int, step: int) -> list[in
     return [s for s in steps if s > step] or [step]
 
 
+def curve_steps(log_interval: int, total_steps: int, step: int) -> list[int]:
+    """Global steps still to take a learning-curve point at: every ``log_interval`` steps
+    (0: about 100 points over the trial, every step for a trial under 100 steps) and the last."""
+    interval = log_interval or max(1, total_steps // 100)
+    return [s for s in sorted({*range(interval, total_steps + 1, interval), total_steps}) if s > step]
+
+
 def eval_metrics(ev: dict[str, Any], trainer: Trainer, train_seconds: float, eval_seconds: float,
                  where: dict[str, str]) -> dict[str, Any]:
-    """What one evaluation reports: its AUCs, the last loss and the costs so far."""
+    """What one evaluation reports: its AUCs, AP, F1-max, AUPRO and threshold
+    (``ANOMALY_METRICS``, null where the trial has no maps or no held-out normals), the last
+    loss and the costs so far."""
     return {
         "step": trainer.step,
         "image_auc": ev["image_auc"],
@@ -120,6 +131,7 @@ def eval_metrics(ev: dict[str, Any], trainer: Trainer, train_seconds: float, eva
         "auc_by_defect": ev["auc_by_defect"],
         "val_auc": ev.get("val_auc"),
         "val_defects": ev.get("val_defects"),
+        **{k: ev.get(k) for k in ANOMALY_METRICS},
         "loss": float(trainer.loss.detach()) if trainer.loss is not None else float("nan"),
         "train_seconds": train_seconds,
         "eval_seconds": eval_seconds,
@@ -128,10 +140,21 @@ def eval_metrics(ev: dict[str, Any], trainer: Trainer, train_seconds: float, eva
     }
 
 
-def with_history(history: list[dict[str, Any]], metrics: dict[str, Any]) -> list[dict[str, Any]]:
-    """The learning curve with this evaluation; a retry resumed at its last step evaluates that
-    step again, so it keeps one row per step."""
-    return [h for h in history if h["step"] != metrics["step"]] + [{k: metrics[k] for k in HISTORY_METRICS}]
+def with_history(history: list[dict[str, Any]], point: dict[str, Any]) -> list[dict[str, Any]]:
+    """The learning curve with this point. A retry resumed at its last step evaluates that step
+    again without training: the point then fills the row already there, keeping one per step."""
+    old = next((h for h in history if h["step"] == point["step"]), {})
+    row = {k: point[k] if point.get(k) is not None else old.get(k) for k in HISTORY_METRICS}
+    return [h for h in history if h["step"] != point["step"]] + [row]
+
+
+def _say(cfg: TrialConfig, trainer: Trainer, point: dict[str, Any], rate: float) -> None:
+    """``trainables.run``'s progress line: where training is and how fast."""
+    learning = "" if point.get("loss") is None else \
+        f"  loss {point['loss']:.4f}  accuracy {point['accuracy']:.3f}  lr {point['lr']:.3g}  {rate:,.0f} img/s"
+    aucs = "".join(f"  {k} {point[k]:.4f}" for k in ("image_auc", "val_auc") if point.get(k) is not None)
+    print(f"[trial] {cfg.category}/{cfg.variant} phase {trainer.phase_name} step {trainer.step}/"
+          f"{trainer.total_steps}{learning}{aucs}", flush=True)
 
 
 def finish(cfg: TrialConfig, data: CategoryData, trainer: Trainer, metrics: dict[str, Any],
@@ -163,28 +186,40 @@ def run_trial(config: TrialConfig | Mapping[str, Any], data_root: str | Path | N
     root = resolve_data_root(data_root, verbose=verbose)
     data = load_category(root, cfg.category, cfg.image_size, verbose=verbose)
     variant = create_variant(cfg.variant)
-    fit_idx, val_idx = split_train(len(data.train), cfg.val_fraction, cfg.seed)
+    fit_idx, val_idx = split_category(data, cfg.val_fraction, cfg.seed)   # held out: never trained on
     trainer = start_training(cfg, variant, data.train[fit_idx], device, initial_state)
     where = {"dataset": dataset_id(root), "device": device_label(device)}
     # the learning curve so far travels in the checkpoint, so a resumed trial keeps its start
     history: list[dict[str, Any]] = list(initial_state.get("history", [])) if initial_state else []
-    steps = evaluation_steps(cfg.eval_interval, trainer.total_steps, trainer.step)
-    train_seconds = eval_seconds = 0.0
-    for stop_at in steps:
+    evals = evaluation_steps(cfg.eval_interval, trainer.total_steps, trainer.step)
+    # curve points and evaluations in step order; the last one is always an evaluation
+    points = sorted(set(evals) | set(curve_steps(cfg.log_interval, trainer.total_steps, trainer.step)))
+    if verbose:
+        print(f"[trial] {cfg.category}/{cfg.variant}: {trainer.total_steps} steps in phases "
+              f"{[(p.name, p.steps, p.lr) for p in trainer.phases]}, {len(points)} curve points, "
+              f"evaluation at steps {evals}", flush=True)
+    train_seconds = eval_seconds = said_at = 0.0
+    said = (0.0, 0)                                    # train seconds and images at the last line
+    for stop_at in points:
         t0 = time.perf_counter()
         trainer.train_until(stop_at)
+        point = trainer.curve_point()                  # reads the device's sums: the wait is here
         synchronize(device)
         train_seconds += time.perf_counter() - t0
-        t1 = time.perf_counter()
-        last = evaluate(trainer.model, data, fit_idx, cfg, device, val_idx, patch_level=variant.patch_level,
-                        null_stats=stop_at == steps[-1])
-        eval_seconds += time.perf_counter() - t1
-        metrics = eval_metrics(last, trainer, train_seconds, eval_seconds, where)
-        history = with_history(history, metrics)
-        if verbose:
-            print(f"[trial] {cfg.category}/{cfg.variant} step {trainer.step}/{trainer.total_steps} "
-                  f"image_auc={metrics['image_auc']:.4f} loss={metrics['loss']:.4f} "
-                  f"({metrics['images_per_second']:.0f} img/s)", flush=True)
-        if report is not None:
+        point.update(step=trainer.step, train_seconds=train_seconds,
+                     images_per_second=trainer.trained_images / train_seconds if train_seconds > 0 else 0.0)
+        if stop_at in evals:
+            t1 = time.perf_counter()
+            last = evaluate(trainer.model, data, fit_idx, cfg, device, val_idx, patch_level=variant.patch_level,
+                            null_stats=stop_at == points[-1])
+            eval_seconds += time.perf_counter() - t1
+            metrics = eval_metrics(last, trainer, train_seconds, eval_seconds, where)
+            point.update({k: metrics.get(k) for k in ("image_auc", "pixel_auc", "val_auc")})
+        history = with_history(history, point)
+        if verbose and (stop_at in evals or time.perf_counter() - said_at >= 5):
+            seconds, images = train_seconds - said[0], trainer.trained_images - said[1]
+            _say(cfg, trainer, point, images / seconds if seconds > 0 else 0.0)
+            said_at, said = time.perf_counter(), (train_seconds, trainer.trained_images)
+        if stop_at in evals and report is not None:
             report(metrics, checkpoint_state(trainer, history))
     return finish(cfg, data, trainer, metrics, last, history, device)

@@ -8,6 +8,12 @@ the model trains on, so a search cannot win by rewarding the training task itsel
 Caveat recorded in README: on the *generated* dataset its test defects come from the
 same procedural family, so there val_auc is optimistic; on real data they differ.
 
+The same held-out normal images give the deployable threshold (``trainables.anomaly_metrics``:
+the score at ``threshold_fpr`` on them). Where a dataset ships its own validation split of
+normal images (``CategoryData.validation``: MVTec LOCO AD, MVTec AD 2), those are the
+held-out normals and all of ``train/good`` trains the model and fits the GDE; otherwise
+``val_fraction`` of ``train/good`` (default 0.1) is held out of both.
+
 This module owns the held-out split and the validation images; scoring them with a model
 and its density (``val_auc``) is evaluation's (``trainables.evaluation``).
 """
@@ -42,7 +48,25 @@ def split_train(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndar
     return np.sort(order[n_val:]), np.sort(order[:n_val])
 
 
-def validation_set(normal_u8: torch.Tensor, seed: int) -> tuple[torch.Tensor, np.ndarray]:
-    """The held-out normal images followed by their defective copies, and labels (0 normal, 1 defect)."""
-    bad = defective_copies(normal_u8, seed)
-    return torch.cat([normal_u8, bad]), np.r_[np.zeros(len(normal_u8)), np.ones(len(bad))]
+def own_validation(data) -> torch.Tensor | None:
+    """The dataset's own validation/good images, or None (MVTec AD, VisA, generated data)."""
+    images = getattr(data, "validation", None)
+    return images if images is not None and len(images) else None
+
+
+def split_category(data, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(fit, held-out) indices of ``data.train``: nothing is held out of ``train/good`` when the
+    dataset has its own validation split (that split is the held-out set), else ``fraction``."""
+    return split_train(len(data.train), 0.0 if own_validation(data) is not None else fraction, seed)
+
+
+def held_out_normals(data, val_idx: np.ndarray | None) -> tuple[torch.Tensor, str] | None:
+    """Normal images no model or GDE of the trial has seen, and where they came from
+    (``validation_good:64`` or ``train_good_holdout:8``); None when there are none."""
+    own = own_validation(data)
+    if own is not None:
+        return own, f"validation_good:{len(own)}"
+    if val_idx is not None and len(val_idx):
+        return data.train[val_idx], f"train_good_holdout:{len(val_idx)}"
+    return None
+

@@ -74,3 +74,16 @@ def test_history_is_written_with_the_trial_and_read_back_by_step(tmp_path):
     df = pd.read_parquet(tmp_path / "trials").set_index("trial_key")   # null stats unify across files
     assert df.loc["k1", "null_score_std"] == 1.5 and pd.isna(df.loc["k2", "null_score_mean"])
     assert df.loc["k1", "null_score_method"] == "crossfit5:train_good"
+
+
+def test_reading_some_columns_keeps_each_key_once_even_without_the_key_column(tmp_path):
+    from study.compact import compact
+    sink = ResultsSink(str(tmp_path))
+    sink.write_trial(row("k1"))
+    sink.write_trial(row("k2", status="failed"))
+    compact(str(tmp_path))
+    sink.write_trial(row("k1", image_auc=0.5))      # a retry after compaction: newer, wins
+    df = read_trials(str(tmp_path), columns=("status", "image_auc"))
+    assert list(df.columns) == ["status", "image_auc"] and len(df) == 2
+    assert sorted(df["image_auc"].fillna(-1)) == [-1, 0.5]
+    assert done_keys(str(tmp_path)) == {"k1"}

@@ -42,7 +42,7 @@ def test_a_budget_sizes_the_model_asked_for_and_never_swaps_it():
     assert scratch.steps == budget_defaults("smoke")["steps"] > 0
     pre = TrialConfig.from_dict({"backbone": "efficientnet_lite0", "pretrained": "finetune"}, budget="smoke")
     assert (pre.backbone, pre.pretrained, pre.image_size, pre.head_steps, pre.steps) == (
-        "efficientnet_lite0", "finetune", 224, 10, 20)
+        "efficientnet_lite0", "finetune", 160, 10, 10)
     assert TrialConfig.from_dict({"pretrained": "frozen"}, budget="smoke").backbone == "resnet18"
     patch = TrialConfig.from_dict({"variant": "cutpaste_3way_patch"}, budget="smoke")
     assert (patch.backbone, patch.pretrained, patch.patch_size) == ("resnet18", "none", 32)

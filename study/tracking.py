@@ -1,0 +1,97 @@
+"""Learning curves to TensorBoard (``--tensorboard DIR``) and MLflow (``--mlflow URI``).
+
+Both are driver-side Tune callbacks (``study.trackers``) that write a trial when it ends,
+from what its final report carries to the sink: the result row and the learning curve
+(``history``), so what TensorBoard and MLflow show is what the Parquet tables hold. A run is named
+``study/category/variant/seed<seed>-<key prefix>``.
+
+MLflow goes through Ray Tune's own integration (``MLflowLoggerCallback``: tracking URI,
+one experiment per study created or reused, a run per trial, FAILED/FINISHED status); this
+module only says what a run holds: params = the trial's config, metrics = the curves (with
+their steps) and the final numbers of the row under the row's column names, tags = trial
+key, study, dataset and code version, artifacts = the heatmaps where the trial has them.
+MLflow and TensorBoard are optional extras (``pip install -e ".[mlflow]"`` /
+``".[tracking]"``); :func:`check_available` names the extra before anything starts. This
+module is what the launcher imports whatever the flags: the checks and what a run holds.
+"""
+from __future__ import annotations
+
+import importlib.util
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from trainables.metrics import HISTORY_METRICS, TRIAL_METRICS
+
+CURVES = tuple(m for m in HISTORY_METRICS if m not in ("step", "train_seconds"))
+
+
+class TrackingError(RuntimeError):
+    """A tracking option cannot work (package missing, server not answering); says which and how to fix."""
+
+
+def check_available(tensorboard: str | None, mlflow: str | None) -> None:
+    """Fail in seconds, before Ray starts, if a requested tracker cannot be used."""
+    if tensorboard and importlib.util.find_spec("tensorboard") is None:
+        raise TrackingError('--tensorboard needs the tensorboard package: pip install -e ".[tracking]"')
+    if mlflow:
+        if importlib.util.find_spec("mlflow") is None:
+            raise TrackingError('--mlflow needs MLflow: pip install -e ".[mlflow]"')
+        if mlflow.startswith(("http://", "https://")):
+            try:
+                urllib.request.urlopen(f"{mlflow.rstrip('/')}/health", timeout=10).read()
+            except (urllib.error.URLError, OSError) as e:
+                raise TrackingError(f"--mlflow {mlflow}: no MLflow tracking server answers there ({e}); "
+                                    "start one with `mlflow server --host 127.0.0.1 --port 5000`") from None
+
+
+def run_name(row: dict[str, Any]) -> str:
+    return f"{row['study']}/{row['category']}/{row['variant']}/seed{row['seed']}-{str(row['trial_key'])[:8]}"
+
+
+def finished(trial) -> tuple[dict[str, Any] | None, dict[str, list], int]:
+    """(row, history columns, final step) of an ended trial; a row without a final report (a
+    scheduler stopped it) has no history."""
+    result = trial.last_result or {}
+    row = result.get("row")
+    history = (result.get("history") or {}) if result.get("final") else {}
+    steps = history.get("step") or []
+    return row, history, int(result.get("step") or (steps[-1] if steps else 0))
+
+
+def curve_points(history: dict[str, list]) -> list[tuple[str, int, float]]:
+    """(metric, step, value) of every non-null point of the curves in a history."""
+    out = []
+    for name in CURVES:
+        for step, value in zip(history.get("step") or [], history.get(name) or []):
+            if value is not None and value == value:                 # NaN is no point
+                out.append((name, int(step), float(value)))
+    return out
+
+
+def final_numbers(row: dict[str, Any]) -> dict[str, float]:
+    """The row's numeric metrics under their column names; per-defect AUCs as ``auc_by_defect/<type>``."""
+    out = {k: float(row[k]) for k in TRIAL_METRICS
+           if isinstance(row.get(k), (int, float)) and not isinstance(row.get(k), bool)}
+    for defect, auc in dict(row.get("auc_by_defect") or {}).items():
+        out[f"auc_by_defect/{defect}"] = float(auc)
+    return out
+
+
+def heatmap_png(heatmaps: dict[str, list], path: Path) -> None:
+    """One row per heatmap: the test image, its defect mask, the heatmap in a colour map."""
+    import numpy as np
+    from matplotlib import colormaps
+    from PIL import Image
+    rows = []
+    for size, image, mask, heat in zip(heatmaps["size"], heatmaps["image"], heatmaps["mask"], heatmaps["heatmap"]):
+        img = np.asarray(image, dtype=np.uint8).reshape(size, size, 3)
+        m = np.repeat(np.asarray(mask, dtype=np.uint8).reshape(size, size, 1) * 255, 3, axis=2)
+        h = np.asarray(heat, dtype=np.float32).reshape(size, size)
+        h = (h - h.min()) / (h.max() - h.min() + 1e-12)
+        row = np.concatenate([img, m, (colormaps["inferno"](h)[..., :3] * 255).astype(np.uint8)], axis=1)
+        k = max(1, 128 // size)                          # small images: enlarged, pixels kept square
+        rows.append(np.repeat(np.repeat(row, k, axis=0), k, axis=1))
+    width = max(r.shape[1] for r in rows)
+    Image.fromarray(np.concatenate([np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0))) for r in rows])).save(path)

@@ -1,0 +1,163 @@
+"""Compaction of 2,000 real-schema trials, and results that survive a damaged file.
+
+The trials are written by the real sink (``study.sink.ResultsSink``) with real rows
+(``study.schema.trial_row``); only the metric values are synthetic (``bench.scale``).
+"""
+import shutil
+import warnings
+
+import pandas as pd
+import pytest
+
+from study.compact import compact
+from study.compact import main as compact_main
+from study.lock import study_lock
+from study.sink import DamagedResultWarning, ResultsSink, done_keys, list_files, read_scores, read_trials
+
+N, IMAGES, STUDY = 2000, 6, "table7_optim"
+
+
+def _trials():
+    from study.spec import trial_key
+    from trainables.config import TrialConfig
+    out = []
+    for i in range(N):
+        cfg = TrialConfig.from_dict({"variant": "cutpaste_3way", "category": ("carpet", "bottle")[i % 2],
+                                     "seed": i // 2 % 100, "lr": (0.1, 0.01, 0.03, 0.003, 0.3,
+                                                                   0.05, 0.02, 0.005, 0.2, 0.001)[i // 200]})
+        out.append((STUDY, trial_key(STUDY, cfg.to_dict()), cfg.to_dict()))
+    return out
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory):
+    from bench.scale import write_synthetic
+    folder = tmp_path_factory.mktemp("pristine") / "results"
+    assert write_synthetic(str(folder), _trials(), images=IMAGES, workers=4) == N
+    return folder
+
+
+@pytest.fixture()
+def results(pristine, tmp_path):
+    return str(shutil.copytree(pristine, tmp_path / "results"))
+
+
+def _files(results):
+    return sorted((str(p), p.stat().st_size, p.stat().st_mtime_ns)
+                  for kind in ("trials", "scores", "history") for p in (pd.io.common.Path(results) / kind).rglob("*"))
+
+
+def test_compaction_keeps_every_row_and_key_and_resume_still_skips_them(results):
+    trials, scores, done = read_trials(results), read_scores(results), done_keys(results)
+    assert len(trials) == N and trials["trial_key"].nunique() == N and len(done) == N
+    assert len(scores) == N * IMAGES
+    assert compact_main(["--results", results]) == 0
+    files = {kind: list_files(results, kind) for kind in ("trials", "scores", "history")}
+    assert all(f.is_part for fs in files.values() for f in fs) and len(files["trials"]) == 1
+    after, scores_after = read_trials(results), read_scores(results)
+    cols = ["trial_key", "category", "seed", "lr", "image_auc", "status"]
+    pd.testing.assert_frame_equal(trials[cols].sort_values("trial_key").reset_index(drop=True),
+                                  after[cols].sort_values("trial_key").reset_index(drop=True))
+    key_score = ["trial_key", "image_path", "score"]
+    pd.testing.assert_frame_equal(scores[key_score].sort_values(key_score[:2]).reset_index(drop=True),
+                                  scores_after[key_score].sort_values(key_score[:2]).reset_index(drop=True))
+    assert done_keys(results) == done
+    before = _files(results)                      # a second run changes nothing
+    assert compact(results) == [] and _files(results) == before
+
+
+def test_a_truncated_file_is_quarantined_with_a_warning_and_analysis_renders_the_rest(results, capsys):
+    from analysis.__main__ import main as analysis_main
+    victim = sorted((pd.io.common.Path(results) / "trials" / STUDY).glob("*.parquet"))[7]
+    data = victim.read_bytes()
+    victim.write_bytes(data[: len(data) // 2])
+    with pytest.warns(DamagedResultWarning, match=victim.name) as caught:
+        df = read_trials(results)
+    assert len(df) == N - 1 and victim.stem not in set(df["trial_key"])
+    assert str(victim) in str(caught[0].message)
+    moved = pd.io.common.Path(results) / "quarantine" / "trials" / STUDY / victim.name
+    assert moved.read_bytes() == data[: len(data) // 2] and not victim.exists()   # set aside, not deleted
+    assert victim.stem not in done_keys(results)              # a rerun trains it again
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DamagedResultWarning)   # nothing else is damaged
+        assert analysis_main(["tables", "--results", results]) == 0
+    out = capsys.readouterr().out
+    assert "bottle" in out and "carpet" in out
+
+
+def test_a_damaged_scores_file_takes_its_trial_row_aside_so_the_trial_is_retrained(results):
+    victim = sorted((pd.io.common.Path(results) / "scores" / STUDY).glob("*.parquet"))[3]
+    victim.write_bytes(b"not parquet at all")
+    with pytest.warns(DamagedResultWarning, match=victim.name):
+        scores = read_scores(results)
+    assert victim.stem not in set(scores["trial_key"]) and len(scores) == (N - 1) * IMAGES
+    q = pd.io.common.Path(results) / "quarantine"
+    assert (q / "scores" / STUDY / victim.name).exists() and (q / "trials" / STUDY / victim.name).exists()
+    assert victim.stem not in done_keys(results) and len(done_keys(results)) == N - 1
+
+
+def test_a_retry_after_compaction_wins_and_a_half_finished_compaction_shows_each_key_once(results):
+    compact(results)
+    key, cfg = _trials()[5][1], _trials()[5][2]
+    from bench.scale import synthetic_result
+    import numpy as np
+    row, scores, _ = synthetic_result(STUDY, cfg, key, 3, np.random.default_rng(1))
+    ResultsSink(results).write_trial({**row, "image_auc": 0.123}, scores)   # a retried trial, newer
+    df = read_trials(results).set_index("trial_key")
+    assert len(df) == N and df.loc[key, "image_auc"] == 0.123
+    sc = read_scores(results)
+    assert (sc["trial_key"] == key).sum() == 3 and len(sc) == (N - 1) * IMAGES + 3
+    # a compaction interrupted before it removed what it merged: an older part and the new one
+    part = [f for f in list_files(results, "trials") if f.is_part][0]
+    shutil.copy(part.path, part.path.replace("part-000001-", "part-000000-"))
+    assert len(read_trials(results)) == N
+    compact(results)
+    parts = list_files(results, "trials")
+    assert len(parts) == 1 and parts[0].generation == 2
+    again = read_trials(results).set_index("trial_key")
+    assert len(again) == N and again.loc[key, "image_auc"] == 0.123
+
+
+def test_compaction_refuses_while_a_launcher_holds_the_study(results, capsys):
+    before = _files(results)
+    with study_lock(results, STUDY):
+        assert compact_main(["--results", results]) == 2
+    assert "already being written by pid" in capsys.readouterr().err and _files(results) == before
+
+
+@pytest.mark.parametrize("damage", ["truncated", "not_parquet", "no_status", "wrong_type"])
+def test_each_kind_of_damage_is_named_and_set_aside_and_a_clash_gets_a_suffix(tmp_path, damage):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from bench.scale import write_synthetic
+    res = str(tmp_path / "r")
+    write_synthetic(res, _trials()[:3], images=2)
+    victim = sorted((tmp_path / "r" / "trials" / STUDY).glob("*.parquet"))[0]
+    for round_ in range(2):                      # the same name damaged twice: both copies kept
+        if damage == "truncated":
+            victim.write_bytes(victim.read_bytes()[:100] if victim.exists() else b"PAR1")
+        elif damage == "not_parquet":
+            victim.write_text("key,status\n")
+        elif damage == "no_status":
+            pq.write_table(pa.table({"trial_key": [victim.stem]}), victim)
+        else:
+            pq.write_table(pa.table({"trial_key": [victim.stem], "status": ["ok"], "image_auc": ["high"]}), victim)
+        with pytest.warns(DamagedResultWarning, match=victim.name):
+            assert len(read_trials(res)) == 2
+    names = {p.name for p in (tmp_path / "r" / "quarantine" / "trials" / STUDY).iterdir()}
+    assert names == {victim.name, f"{victim.stem}.1.parquet"}
+
+
+def test_the_launcher_compacts_a_study_that_left_many_files_and_keeps_a_small_one_as_is(tmp_path, monkeypatch):
+    import study.launch
+    from bench.scale import write_synthetic
+    res = str(tmp_path / "r")
+    write_synthetic(res, _trials()[:3], images=2)
+    monkeypatch.setattr(study.launch, "AUTO_COMPACT", 4)
+    study.launch.compact_if_large(res, STUDY)                 # 3 files: below the threshold
+    assert not any(f.is_part for f in list_files(res, "trials"))
+    monkeypatch.setattr(study.launch, "AUTO_COMPACT", 3)
+    keys = done_keys(res)
+    study.launch.compact_if_large(res, STUDY)
+    assert all(f.is_part for kind in ("trials", "scores", "history") for f in list_files(res, kind))
+    assert done_keys(res) == keys and len(read_scores(res)) == 6

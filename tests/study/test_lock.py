@@ -1,0 +1,83 @@
+"""One launcher per study and results folder: refused early and clearly, never stuck after a crash."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+from study.launch import main
+from study.lock import StudyLocked, lock_path, study_lock
+
+TINY = ["--set", "steps=2", "--set", "image_size=32", "--set", "batch_size=4"]
+HOLD = ("import sys, time\nfrom study.lock import study_lock\n"
+        "with study_lock(sys.argv[1], sys.argv[2]):\n    print('held', flush=True)\n    time.sleep(600)\n")
+
+
+def _snapshot(folder):
+    return sorted((p.relative_to(folder), p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*"))
+
+
+def _holder(results, study):
+    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(results), study], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "held"
+    return proc
+
+
+def test_a_second_launcher_is_refused_before_ray_and_writes_nothing(small_dataset, tmp_path, capsys):
+    import ray
+    results = tmp_path / "results"
+    holder = _holder(results, "table5_heads")
+    try:
+        before = _snapshot(tmp_path)
+        assert main(["--study", "table5_heads", "--data-root", str(small_dataset), "--results", str(results),
+                     "--seeds", "1"] + TINY) == 2
+        err = capsys.readouterr().err
+        assert f"pid {holder.pid}" in err and "already being written" in err and "table5_heads" in err
+        assert not ray.is_initialized() and _snapshot(tmp_path) == before
+        # --dry-run takes no lock: planning is allowed while a study runs
+        assert main(["--study", "table5_heads", "--data-root", str(small_dataset), "--results", str(results),
+                     "--dry-run"]) == 0
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_lock_left_by_a_sigkilled_launcher_does_not_block_the_next(tmp_path):
+    holder = _holder(tmp_path, "demo")
+    with pytest.raises(StudyLocked, match=f"pid {holder.pid}"):
+        with study_lock(str(tmp_path), "demo"):
+            pass
+    os.kill(holder.pid, signal.SIGKILL)
+    holder.wait()
+    assert lock_path(str(tmp_path), "demo").exists()          # the file stays; the kernel dropped the lock
+    with study_lock(str(tmp_path), "demo", purpose="test") as path:
+        assert path == lock_path(str(tmp_path), "demo")
+    with study_lock(str(tmp_path), "other"):                  # other studies never wait on it
+        with study_lock(str(tmp_path), "demo"):
+            pass
+
+
+@pytest.mark.slow
+def test_two_launchers_started_at_once_one_runs_the_other_is_refused(small_dataset, tmp_path):
+    results = tmp_path / "results"
+    cmd = [sys.executable, "-m", "study.launch", "--study", "table5_heads", "--seeds", "1", "--categories",
+           "carpet", "--budget", "smoke", "--data-root", str(small_dataset), "--results", str(results)] + TINY
+    env = {**os.environ, "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0"}
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                              start_new_session=True) for _ in range(2)]
+    try:
+        outs = [p.communicate(timeout=1800) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGKILL)   # the launcher and its embedded Ray
+                p.wait()
+    codes = sorted(p.returncode for p in procs)
+    assert codes == [0, 2], outs
+    refused = outs[[p.returncode for p in procs].index(2)]
+    assert "already being written by pid" in refused[1] and "Ray" not in refused[0]
+    df = pd.read_parquet(results / "trials")
+    assert len(df) == 5 and df["trial_key"].nunique() == 5 and set(df["status"]) == {"ok"}

@@ -16,9 +16,11 @@ training figures into the throughput table that ``study.launch --dry-run`` uses.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
+import sys
 
 import torch
 
@@ -99,6 +101,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--save", action="store_true", help="record training throughput for --dry-run projections")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
+    if args.json:        # stdout is the JSON alone, for scripts; the readable lines go to stderr
+        out = sys.stdout
+        with contextlib.redirect_stdout(sys.stderr):
+            result = measure(args)
+        print(json.dumps(result), file=out, flush=True)
+        return 0
+    measure(args)
+    return 0
+
+
+def measure(args: argparse.Namespace) -> dict:
+    """Run what the flags ask for, print the readable lines, return the JSON record."""
     device = resolve_device(args.device)
     cfg = TrialConfig(variant=args.variant, image_size=args.image_size, batch_size=args.batch_size,
                       device=args.device, precision=args.precision)
@@ -115,9 +129,7 @@ def main(argv: list[str] | None = None) -> int:
                     path = record(device.type, name, args.image_size, r["k"], r["aggregate_images_per_second"],
                                   args.variant, r["memory_per_trial_mb"])
                 print(f"saved to {path}")
-        if args.json:
-            print(json.dumps(result))
-        return 0
+        return result
     aug = bench_augmentation(cfg, device, args.seconds)
     print(f"augmentation  {aug:10.0f} images/s  ({args.variant}, {args.image_size}px, {device})", flush=True)
     train = bench_training(cfg, device, args.seconds)
@@ -127,12 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"augmentation / training = {aug / train:.1f}x; augmentation / PIL = {aug / pil:.2f}x")
     if args.save:
         print(f"saved to {record(device.type, name, args.image_size, 1, train, args.variant)}")
-    if args.json:
-        print(json.dumps({"device": str(device), "device_name": name, "image_size": args.image_size,
-                          "variant": args.variant,
-                          "batch_size": args.batch_size, "aug_images_per_second": aug,
-                          "train_images_per_second": train, "pil_images_per_second": pil,
-                          "torch_threads": torch.get_num_threads()}))
+    return {"device": str(device), "device_name": name, "image_size": args.image_size, "variant": args.variant,
+            "batch_size": args.batch_size, "aug_images_per_second": aug, "train_images_per_second": train,
+            "pil_images_per_second": pil, "torch_threads": torch.get_num_threads()}
     return 0
 
 

@@ -15,8 +15,10 @@ import os
 import shutil
 import time
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 from filelock import FileLock
@@ -97,12 +99,9 @@ def generate_dataset(root: Path | None = None, spec: SynthSpec = SynthSpec(),
                      verbose: bool = True) -> Path:
     """Make the dataset at ``root`` unless it is already complete; returns ``root``."""
     root = Path(root) if root is not None else default_root(spec)
-    root.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(root) + ".lock"):
-        if (root / MANIFEST).exists():
+    with built_once(root) as tmp:
+        if tmp is None:
             return root
-        tmp = root.parent / f".{root.name}.tmp-{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
         t0 = time.perf_counter()
         if verbose:
             print(f"[data] generating {len(categories)} categories at {root} ...", flush=True)
@@ -119,7 +118,23 @@ def generate_dataset(root: Path | None = None, spec: SynthSpec = SynthSpec(),
         manifest = {"name": "generated", "fingerprint": spec.fingerprint(),
                     "spec": asdict(spec), "categories": list(categories)}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
-        os.replace(tmp, root)
-        if verbose:
-            print(f"[data] generated in {time.perf_counter() - t0:.1f}s", flush=True)
+    if verbose:
+        print(f"[data] generated in {time.perf_counter() - t0:.1f}s", flush=True)
     return root
+
+
+@contextmanager
+def built_once(root: Path) -> Iterator[Path | None]:
+    """Build a dataset folder at most once, atomically: under a lock beside ``root``, yields
+    None when ``root`` is already complete (has its manifest), else a fresh temporary folder
+    to fill, renamed to ``root`` when the block ends. Concurrent trials wait for one builder,
+    and nobody ever reads half a dataset."""
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(root) + ".lock"):
+        if (root / MANIFEST).exists():
+            yield None
+            return
+        tmp = root.parent / f".{root.name}.tmp-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        yield tmp
+        os.replace(tmp, root)

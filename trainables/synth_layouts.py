@@ -25,16 +25,14 @@ import hashlib
 import io
 import json
 import os
-import shutil
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
-from filelock import FileLock
 from PIL import Image
 
-from trainables.synth import MANIFEST, SynthSpec, _rng, _save, _to_u8
+from trainables.synth import MANIFEST, SynthSpec, _rng, _save, _to_u8, built_once
 from trainables.synth_defects import DEFECTS
 from trainables.synth_scenes import SCENES
 
@@ -158,12 +156,9 @@ def generate_layout(layout: str, root: Path | None = None, spec: SynthSpec = Syn
         base = Path(os.environ.get("CUTPASTE_CACHE", Path.home() / ".cache" / "cutpaste-study"))
         root = base / f"generated-{layout}-{fp}"
     root = Path(root)
-    root.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(root) + ".lock"):
-        if (root / MANIFEST).exists():
+    with built_once(root) as tmp:
+        if tmp is None:
             return root
-        tmp = root.parent / f".{root.name}.tmp-{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
         if verbose:
             print(f"[data] generating {layout} layout ({', '.join(categories)}) at {root} ...", flush=True)
         jobs = [(layout, str(tmp), c, spec) for c in categories]
@@ -181,5 +176,4 @@ def generate_layout(layout: str, root: Path | None = None, spec: SynthSpec = Syn
         manifest = {"name": f"generated_{layout}", "fingerprint": fp, "layout": layout,
                     "spec": asdict(spec), "categories": list(categories)}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
-        os.replace(tmp, root)
     return root

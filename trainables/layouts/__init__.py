@@ -1,10 +1,12 @@
 """Dataset layouts, recognised from their files: one module per dataset.
 
-Each module gives ``NAME``, ``detect(root)``, ``categories(root)``, ``expected_folder(root,
-category)`` and ``list_files(root, category) -> Listing``. ``layout_of`` picks the first
-whose ``detect`` says yes, in ``LAYOUTS`` order: the distinctive files first (VisA's split
-CSV, LOCO's anomaly folders, AD 2's ``test_public``), MVTec AD (plain ``train/good``) last,
-as the others contain ``train/good`` too.
+Each module gives ``NAME``, ``categories(root)``, ``expected_folder(root, category)`` and
+``list_files(root, category) -> Listing``, and ``detect(root)`` where a file other than the
+category folders marks the layout (VisA's split CSV); elsewhere a root is of a layout when
+that layout finds categories in it. ``layout_of`` picks the first match, in ``LAYOUTS``
+order: the distinctive files first (VisA's split CSV, LOCO's anomaly folders, AD 2's
+``test_public``), MVTec AD (plain ``train/good``) last, as the others contain ``train/good``
+too.
 """
 from __future__ import annotations
 
@@ -31,7 +33,12 @@ def _root(root: Path) -> Path:
 def layout_of(root: Path) -> ModuleType:
     """The layout module of ``root`` (MVTec AD when nothing more specific matches)."""
     root = _root(root)
-    return next((m for m in LAYOUTS.values() if m.detect(root)), mvtec_ad)
+    return next((m for m in LAYOUTS.values() if _matches(m, root)), mvtec_ad)
+
+
+def _matches(layout: ModuleType, root: Path) -> bool:
+    detect = getattr(layout, "detect", None)
+    return detect(root) if detect is not None else bool(layout.categories(root))
 
 
 def list_categories(root: Path) -> list[str]:

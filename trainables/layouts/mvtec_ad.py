@@ -18,10 +18,6 @@ def categories(root: Path) -> list[str]:
     return sorted(p.name for p in root.iterdir() if (p / "train" / "good").is_dir())
 
 
-def detect(root: Path) -> bool:
-    return bool(categories(root))
-
-
 def expected_folder(root: Path, category: str) -> str:
     return f"{root / category}/train/good"
 

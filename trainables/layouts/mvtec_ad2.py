@@ -23,10 +23,6 @@ def categories(root: Path) -> list[str]:
                   if (p / "train" / "good").is_dir() and (p / "test_public").is_dir())
 
 
-def detect(root: Path) -> bool:
-    return bool(categories(root))
-
-
 def expected_folder(root: Path, category: str) -> str:
     return f"{root / category}/train/good and {root / category}/test_public"
 

@@ -25,10 +25,6 @@ def categories(root: Path) -> list[str]:
                   and any((p / "test" / d).is_dir() for d in DEFECT_TYPES))
 
 
-def detect(root: Path) -> bool:
-    return bool(categories(root))
-
-
 def expected_folder(root: Path, category: str) -> str:
     return f"{root / category}/train/good and {root / category}/test/logical_anomalies"
 

@@ -70,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     except (SpecError, ConfigError, DatasetError, ClusterError, ResultsLocationError, TrackingError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    if args.data_root is not None:      # a generated dataset's name ("photo") becomes its folder
+        args.data_root = str(plan.root)
     spec = plan.spec
     print(f"[study] {spec.name} ({plan.budget} budget) on {plan.root}: {plan.count()}, "
           f"resources per trial {spec.resources}", flush=True)

@@ -27,6 +27,12 @@ ALIGNED_OBJECTS = frozenset(
     {"bottle", "cable", "capsule", "metal_nut", "pill", "toothbrush", "transistor", "zipper"}
 )
 
+# the categories cut from photographs (trainables.synth_photos): three textures, two objects
+# shot in a fixed pose (one GDE per patch location pays off there, as for MVTec's aligned ones)
+PHOTO_TEXTURES = ("photo_bokeh", "photo_facade", "photo_petals")
+PHOTO_OBJECTS = ("photo_portrait", "photo_gift")
+ALIGNED_OBJECTS = ALIGNED_OBJECTS | frozenset(PHOTO_OBJECTS)
+
 # dataset -> {group: categories}, in the order tables list them
 DATASET_GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
     "mvtec_ad": {"texture": TEXTURES, "object": OBJECTS},
@@ -35,6 +41,7 @@ DATASET_GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
              "single_instance": ("cashew", "chewinggum", "fryum", "pipe_fryum")},
     "mvtec_loco": {"mvtec_loco": ("breakfast_box", "juice_bottle", "pushpins", "screw_bag",
                                   "splicing_connectors")},
+    "photo": {"photo_texture": PHOTO_TEXTURES, "photo_object": PHOTO_OBJECTS},
     "mvtec_ad2": {"mvtec_ad2": ("can", "fabric", "fruit_jelly", "rice", "sheet_metal", "vial",
                                 "wallplugs", "walnuts")},
 }

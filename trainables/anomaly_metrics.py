@@ -17,12 +17,16 @@
   score that flags at most ``fpr`` of *held-out normal* images (never trained on, never in the
   GDE), with the test set's true- and false-positive rates at it.
 
+The pixel metrics take the test maps and masks as one ``[images, H, W]`` array (at
+``image_size``) or as a list of ``[H_i, W_i]`` arrays of different sizes (each test image at its
+native resolution, ``pixel_resolution=native``); either way every pixel of every image counts once.
+
 Every threshold here means "an image (or pixel) is flagged anomalous when its score is >= the
 threshold", sklearn's convention.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 from scipy import ndimage
@@ -58,47 +62,72 @@ def f1_max(labels: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
     return float(f1[best]), float(thresholds[best])
 
 
-def pixel_ap(maps: np.ndarray, masks: np.ndarray) -> float | None:
+Pixels = np.ndarray | Sequence[np.ndarray]   # [images, H, W], or per image [H_i, W_i] (native sizes)
+
+
+def flat_pixels(images: Pixels, dtype: Any = None) -> np.ndarray:
+    """Every pixel of every image, image after image, as one vector: an ``[images, H, W]``
+    array is reshaped, a list of per-image arrays of different sizes concatenated."""
+    if isinstance(images, np.ndarray):
+        return np.asarray(images, dtype=dtype).reshape(-1)
+    if len(images) == 0:
+        return np.zeros(0, dtype=dtype)
+    return np.concatenate([np.asarray(a).reshape(-1) for a in images], dtype=dtype)
+
+
+def _describe(images: Pixels) -> str:
+    if isinstance(images, np.ndarray):
+        return str(images.shape)
+    return f"{len(images)} images of shapes {sorted({np.shape(a) for a in images})}"
+
+
+def pixel_ap(maps: Pixels, masks: Pixels) -> float | None:
     """Average precision over all pixels of all test images; None without defective pixels."""
-    y = np.asarray(masks).reshape(-1) > 0
+    y = flat_pixels(masks) > 0
     if not y.any() or y.all():
         return None
-    return float(average_precision_score(y, np.asarray(maps, dtype=np.float64).reshape(-1)))
+    return float(average_precision_score(y, flat_pixels(maps, np.float64)))
 
 
-def pro_curve(maps: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+def _region_weights(mask: np.ndarray) -> tuple[np.ndarray, int]:
+    """1 / (its region's size) at each defect pixel of one [H, W] mask, 0 elsewhere; the regions."""
+    labeled, n = ndimage.label(mask, structure=REGION_STRUCTURE)
+    if not n:
+        return np.zeros(mask.shape, dtype=np.float64), 0
+    inverse_size = np.zeros(n + 1)
+    inverse_size[1:] = 1.0 / np.bincount(labeled.ravel(), minlength=n + 1)[1:]
+    return inverse_size[labeled], n
+
+
+def pro_curve(maps: Pixels, masks: Pixels) -> tuple[np.ndarray, np.ndarray] | None:
     """(FPR, PRO) at every distinct pixel score, from the highest down, starting at (0, 0).
 
     Sorting all pixels once makes the curve exact: each normal pixel adds 1 / (normal pixels)
     to the FPR when the threshold passes its score, each defect pixel 1 / (its region's size)
-    / (regions) to the PRO. None when there is no region or no normal pixel.
+    / (regions) to the PRO. None when there is no region or no normal pixel. Regions are found
+    per image, so images of different sizes (a list of [H_i, W_i] arrays) are fine.
     """
-    maps = np.asarray(maps, dtype=np.float64)
-    masks = np.asarray(masks) > 0
-    if maps.shape != masks.shape or maps.ndim != 3:
-        raise ValueError(f"AUPRO needs maps and masks of one shape [images, H, W]; got {maps.shape} "
-                         f"and {masks.shape}")
-    pro_step = np.zeros(masks.shape, dtype=np.float64)
-    n_regions = 0
-    for i, mask in enumerate(masks):
-        labeled, n = ndimage.label(mask, structure=REGION_STRUCTURE)
-        if n:
-            inverse_size = np.zeros(n + 1)
-            inverse_size[1:] = 1.0 / np.bincount(labeled.ravel(), minlength=n + 1)[1:]
-            pro_step[i] = inverse_size[labeled]
-        n_regions += n
-    n_normal = int((~masks).sum())
+    shapes = [np.shape(m) for m in maps], [np.shape(m) for m in masks]
+    if shapes[0] != shapes[1] or any(len(s) != 2 for s in shapes[0]):
+        raise ValueError("AUPRO needs maps and masks of one shape [images, H, W] (or per image [H_i, W_i]); "
+                         f"got {_describe(maps)} and {_describe(masks)}")
+    weights = [_region_weights(np.asarray(m) > 0) for m in masks]
+    pro_step = flat_pixels([w for w, _ in weights], np.float64)
+    n_regions = sum(n for _, n in weights)
+    normal = ~(flat_pixels(masks) > 0)
+    n_normal = int(normal.sum())
     if n_regions == 0 or n_normal == 0:
         return None
-    order = np.argsort(-maps.ravel())              # ties are merged below: no stable sort needed
-    sorted_scores = maps.ravel()[order]
-    fpr = np.cumsum((~masks).ravel()[order]) / n_normal
-    pro = np.cumsum(pro_step.ravel()[order]) / n_regions
+    scores = flat_pixels(maps, np.float64)
+    order = np.argsort(-scores)                    # ties are merged below: no stable sort needed
+    sorted_scores = scores[order]
+    fpr = np.cumsum(normal[order]) / n_normal
+    pro = np.cumsum(pro_step[order]) / n_regions
     last_of_tie = np.r_[sorted_scores[1:] != sorted_scores[:-1], True]   # a threshold takes all its ties
     return np.r_[0.0, fpr[last_of_tie]], np.r_[0.0, pro[last_of_tie]]
 
 
-def aupro(maps: np.ndarray, masks: np.ndarray, fpr_limit: float = AUPRO_FPR_LIMIT) -> float | None:
+def aupro(maps: Pixels, masks: Pixels, fpr_limit: float = AUPRO_FPR_LIMIT) -> float | None:
     """Normalised area under the PRO curve for FPR in [0, ``fpr_limit``]; None without regions."""
     curve = pro_curve(maps, masks)
     if curve is None:
@@ -154,6 +183,6 @@ def detection_metrics(labels: np.ndarray, scores: np.ndarray, by_defect: Mapping
             **{column: by_defect.get(defect) for column, defect in LOCO_GROUPS.items()}}
 
 
-def localization_metrics(maps: np.ndarray, masks: np.ndarray) -> dict[str, Any]:
+def localization_metrics(maps: Pixels, masks: Pixels) -> dict[str, Any]:
     """Pixel AP and AUPRO of heatmaps against the ground-truth masks."""
     return {"pixel_ap": pixel_ap(maps, masks), "aupro": aupro(maps, masks)}

@@ -22,6 +22,11 @@ BUDGETS = ("smoke", "reduced", "paper")
 PRETRAINED_MODES = ("none", "frozen", "finetune")
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "bf16", "fp32")
+# where pixel metrics (pixel_auc, pixel_ap, aupro) are scored: "image" at image_size against
+# masks shrunk to it (NEAREST, as the cache keeps them), "native" with the maps upsampled
+# (bilinear) to each test image's own resolution against its masks read from disk at that size;
+# trainables.evaluation.PIXEL_TARGETS implements each
+PIXEL_RESOLUTIONS = ("image", "native")
 
 
 class ConfigError(ValueError):
@@ -84,6 +89,8 @@ class TrialConfig:
     patch_gde: str = "auto"       # auto: per-location GDE for aligned objects (registry), else shared
     gradcam: bool = False         # image-level variants: GradCAM heatmaps and pixel_auc (Table 2)
     heatmap_sample: int = 4       # test images whose heatmaps are kept for Figure 4
+    pixel_resolution: str = "image"   # pixel metrics at image_size, or "native": each test image's own
+    #                                   size (a 2 px scratch can vanish from a mask shrunk to 256 px)
     # density estimator on L2-normalised pooled features of un-augmented train/good
     density: str = "ledoit_wolf"
     feature_layers: str = "layer4"   # comma list of encoder stages pooled for the GDE: layer1..layer4
@@ -175,6 +182,8 @@ class TrialConfig:
         need(self.patch_gde in ("auto", "per_location", "shared"), "patch_gde",
              "must be auto, per_location or shared")
         need(self.heatmap_sample >= 0, "heatmap_sample", "must be >= 0")
+        need(self.pixel_resolution in PIXEL_RESOLUTIONS, "pixel_resolution",
+             f"must be one of {list(PIXEL_RESOLUTIONS)} (image: at image_size; native: at each test image's size)")
 
     @property
     def feature_layer_list(self) -> list[str]:

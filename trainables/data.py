@@ -5,7 +5,9 @@ Which files make a category is ``trainables.layouts`` (MVTec AD, VisA, MVTec LOC
 Images are resized to the training resolution once and kept as uint8 tensors: the trainer
 moves the whole category to its device and never decodes again. A defect's masks are
 read as label images (any nonzero pixel is a defect: VisA's masks hold 1, LOCO's a grey
-value per defect type) and several masks of one image are united (LOCO). The cache is keyed
+value per defect type) and several masks of one image are united (LOCO). Masks are cached at
+the image size (NEAREST); ``native_test_mask`` reads one at its image's own resolution, for
+pixel metrics at native resolution (``pixel_resolution=native``). The cache is keyed
 by a fingerprint of the file list (names, sizes, mtimes) and the image size, is written under
 a lock to a temporary name and renamed, so concurrent trials on a node share one decode and
 nobody reads a half-written file; bad input raises before anything is written. Also the
@@ -45,6 +47,7 @@ class CategoryData:
     test_labels: np.ndarray        # [M] int, 0 good, 1 defect
     test_defects: list[str]        # defect type per test image ("good" for good ones)
     test_masks: torch.Tensor       # [M, S, S] uint8 in {0, 1}
+    test_mask_paths: list[tuple[str, ...]] = field(default_factory=list)   # per test image, relative to root
     validation_paths: list[str] = field(default_factory=list)
     validation: torch.Tensor | None = None   # [V, 3, S, S] uint8: the dataset's own validation/good (LOCO, AD 2)
 
@@ -62,22 +65,26 @@ def fingerprint_files(paths: list[Path], extra: str = "") -> str:
     return h.hexdigest()[:16]
 
 
-def _read(path: Path, size: int, mode: str) -> tuple[np.ndarray, tuple[int, int]]:
+def _read(path: Path, size: int | None, mode: str) -> tuple[np.ndarray, tuple[int, int]]:
+    """The image as an array, resized to ``size`` x ``size`` (None: as it is), and its (w, h)."""
     try:
         with Image.open(path) as im:
             im.load()  # forces a full decode: truncated files fail here, not later
             original = im.size
             im = im.convert(mode)
-            resample = Image.NEAREST if mode == "L" else Image.BILINEAR
-            arr = np.asarray(im.resize((size, size), resample))
+            if size is not None:
+                resample = Image.NEAREST if mode == "L" else Image.BILINEAR
+                im = im.resize((size, size), resample)
+            arr = np.asarray(im)
     except Exception as e:  # PIL raises several types for bad files
         raise ImageReadError(f"cannot read image {path}: {e}") from None
     return arr, original
 
 
-def _mask(mask_paths: tuple[Path, ...], img_path: Path, img_size: tuple[int, int], size: int) -> np.ndarray:
-    """The union of an image's masks at ``size``; each must match its image's size."""
-    union = np.zeros((size, size), bool)
+def _mask(mask_paths: tuple[Path, ...], img_path: Path, img_size: tuple[int, int], size: int | None) -> np.ndarray:
+    """The union of an image's masks at ``size`` (None: the image's own (w, h) ``img_size``);
+    each must match its image's size."""
+    union = np.zeros((size, size) if size is not None else (img_size[1], img_size[0]), bool)
     for mask_path in mask_paths:
         mask, mask_size = _read(mask_path, size, "L")
         if mask_size != img_size:
@@ -85,6 +92,19 @@ def _mask(mask_paths: tuple[Path, ...], img_path: Path, img_size: tuple[int, int
                                 f"{img_path} is {img_size[0]}x{img_size[1]}")
         union |= mask > 0
     return union.astype(np.uint8)
+
+
+def native_test_mask(data: CategoryData, i: int) -> np.ndarray:
+    """Test image ``i``'s mask at that image's own resolution, read from disk (not cached):
+    [H, W] uint8 in {0, 1}, the union of its masks; all zeros for a good image (its header
+    gives the size)."""
+    img_path = data.root / data.test_paths[i]
+    try:
+        with Image.open(img_path) as im:   # reads the header only
+            img_size = im.size
+    except Exception as e:  # PIL raises several types for bad files
+        raise ImageReadError(f"cannot read image {img_path}: {e}") from None
+    return _mask(tuple(data.root / m for m in data.test_mask_paths[i]), img_path, img_size, None)
 
 
 def _decode(listing: Listing, size: int) -> dict:
@@ -123,6 +143,7 @@ def load_category(root: str | Path, category: str, image_size: int,
         train_paths=[rel(p) for p in listing.train],
         test_paths=[rel(p) for p, _, _ in listing.test],
         test_defects=[d for _, d, _ in listing.test],
+        test_mask_paths=[tuple(rel(m) for m in masks) for _, _, masks in listing.test],
         validation_paths=[rel(p) for p in listing.validation],
     )
     cache_file = cache_dir() / f"{category}-{image_size}-{fp}.pt"

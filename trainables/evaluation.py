@@ -4,11 +4,13 @@ One evaluation extracts pooled features of un-augmented images in batches under
 ``torch.inference_mode``, fits the density on the normal training images (per image, or per
 window for patch-level variants), scores the test set and reports image AUC, per-defect AUC,
 image AP and F1-max, pixel AUC, pixel AP and AUPRO where the variant localizes (patch windows,
-or GradCAM), and on held-out normal images (``trainables.validation``: the dataset's own
-validation split, else a share of train/good) the deployable threshold with its test rates
-and ``val_auc`` against procedural defects (``trainables.anomaly_metrics``); at the end of a
-trial, out-of-fold null statistics of the fit images (``trainables.crossfit``). It also
-draws what the results keep for figures: a t-SNE sample of features and Figure 4 heatmaps.
+or GradCAM; at ``image_size`` or at each test image's native resolution, ``PIXEL_TARGETS``),
+and on held-out normal images (``trainables.validation``: the dataset's own validation split,
+else a share of train/good) the deployable threshold with its test rates and ``val_auc``
+against procedural defects (``trainables.anomaly_metrics``); at the end of a trial,
+out-of-fold null statistics of the fit images (``trainables.crossfit``). It also draws what
+the results keep for figures: a t-SNE sample of features and Figure 4 heatmaps (at
+``image_size`` whatever ``pixel_resolution`` says).
 """
 from __future__ import annotations
 
@@ -20,12 +22,12 @@ import torch
 import torch.nn.functional as F
 from sklearn.metrics import roc_auc_score
 
-from trainables.anomaly_metrics import detection_metrics, localization_metrics, threshold_metrics
+from trainables.anomaly_metrics import Pixels, detection_metrics, localization_metrics, threshold_metrics
 from trainables.augment_ops import PixelStore
 from trainables.augmentations import create_variant, source_batch
 from trainables.config import TrialConfig
 from trainables.crossfit import FitScore, null_stats as crossfit_null_stats
-from trainables.data import CategoryData
+from trainables.data import CategoryData, native_test_mask
 from trainables.density import DensityEstimator
 from trainables.devices import use_bf16
 from trainables.localization import (WindowDensity, dense_window_features, gradcam_maps, pixel_auc,
@@ -97,6 +99,37 @@ def score_windows(model, data: CategoryData, fit_idx: np.ndarray, cfg: TrialConf
     return Scoring(scores, train_scores, maps, train_windows, fit_score, None, score_new)
 
 
+def image_pixels(maps: np.ndarray, data: CategoryData) -> tuple[Pixels, Pixels]:
+    """``pixel_resolution=image``: the [M, S, S] maps against the cached masks, shrunk to
+    ``image_size`` by NEAREST (a defect thinner than a resized pixel can vanish)."""
+    return maps, data.test_masks.numpy()
+
+
+def native_pixels(maps: np.ndarray, data: CategoryData) -> tuple[Pixels, Pixels]:
+    """``pixel_resolution=native``: each map upsampled (bilinear) to its test image's own size,
+    against that image's masks read from disk at that size; one [H_i, W_i] pair per image."""
+    native_maps, native_masks = [], []
+    for i, m in enumerate(maps):
+        mask = native_test_mask(data, i)
+        up = F.interpolate(torch.as_tensor(m)[None, None], size=mask.shape, mode="bilinear", align_corners=False)
+        native_maps.append(up[0, 0].numpy())
+        native_masks.append(mask)
+    return native_maps, native_masks
+
+
+# config.PIXEL_RESOLUTIONS -> the maps and masks pixel metrics are scored on
+PIXEL_TARGETS: dict[str, Callable[[np.ndarray, CategoryData], tuple[Pixels, Pixels]]] = {
+    "image": image_pixels,
+    "native": native_pixels,
+}
+
+
+def pixel_metrics(maps: np.ndarray, data: CategoryData, cfg: TrialConfig) -> dict[str, Any]:
+    """Pixel AUC, pixel AP and AUPRO of the [M, S, S] test maps at ``cfg.pixel_resolution``."""
+    at_maps, at_masks = PIXEL_TARGETS[cfg.pixel_resolution](maps, data)
+    return {"pixel_auc": pixel_auc(at_maps, at_masks), **localization_metrics(at_maps, at_masks)}
+
+
 def val_auc(s: Scoring, normal_u8: torch.Tensor, normal_scores: np.ndarray, seed: int) -> float:
     """AUC of held-out normal images against their procedural defective copies."""
     bad_scores = s.score_new(defective_copies(normal_u8, seed))
@@ -109,8 +142,9 @@ def evaluate(model, data: CategoryData, fit_idx: np.ndarray, cfg: TrialConfig,
              patch_level: bool = False, null_stats: bool = False) -> dict[str, Any]:
     """GDE on un-augmented normal training images; AUC, AP and F1-max on the test set (and
     pixel AUC, pixel AP and AUPRO when the variant localizes: patch-level variants, or GradCAM
-    when ``cfg.gradcam``); the threshold at ``cfg.threshold_fpr`` on the held-out normals
-    (never trained on, never in the GDE) and, for image-level variants, ``val_auc`` on them.
+    when ``cfg.gradcam``, at ``cfg.pixel_resolution``); the threshold at ``cfg.threshold_fpr``
+    on the held-out normals (never trained on, never in the GDE) and, for image-level variants,
+    ``val_auc`` on them.
 
     ``null_stats`` adds ``null_score_*``: out-of-fold scores of the fit images (see
     ``trainables.crossfit``), which ensembles standardise by. Only the final evaluation needs
@@ -133,8 +167,7 @@ def evaluate(model, data: CategoryData, fit_idx: np.ndarray, cfg: TrialConfig,
     if null_stats:
         out.update(crossfit_null_stats(s.null_features, s.fit_score, "train_good", k=5, seed=cfg.seed))
     if s.maps is not None:
-        out["pixel_auc"] = pixel_auc(s.maps, data.test_masks.numpy())
-        out.update(localization_metrics(s.maps, data.test_masks.numpy()))
+        out.update(pixel_metrics(s.maps, data, cfg))
     held = held_out_normals(data, val_idx)
     if held is not None:
         normal_u8, source = held

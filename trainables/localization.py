@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.metrics import roc_auc_score
 
+from trainables.anomaly_metrics import Pixels, flat_pixels
 from trainables.backbones import deepest
 from trainables.categories import category_info
 from trainables.config import TrialConfig
@@ -107,12 +108,13 @@ def upsample_window_scores(scores: np.ndarray, image_size: int, cfg: TrialConfig
     return out[:, 0].numpy()
 
 
-def pixel_auc(maps: np.ndarray, masks: np.ndarray) -> float:
-    """ROC AUC over all pixels of all test images against the ground-truth masks."""
-    y = np.asarray(masks).reshape(-1).astype(np.uint8)
+def pixel_auc(maps: Pixels, masks: Pixels) -> float:
+    """ROC AUC over all pixels of all test images against the ground-truth masks: one
+    [images, H, W] array each, or per image [H_i, W_i] arrays (native sizes)."""
+    y = flat_pixels(masks).astype(np.uint8)
     if y.min() == y.max():
         return float("nan")
-    return float(roc_auc_score(y, np.asarray(maps, dtype=np.float64).reshape(-1)))
+    return float(roc_auc_score(y, flat_pixels(maps, np.float64)))
 
 
 def gradcam_maps(model, density: DensityEstimator, images_u8: torch.Tensor, cfg: TrialConfig,

@@ -82,6 +82,28 @@ def test_regions_are_8_connected_as_in_mvtecs_evaluation_code():
     assert pro[1] == pytest.approx(1 / 3)                       # 4-connected would give (1 + 0) / 2
 
 
+def test_aupro_and_pixel_ap_over_images_of_different_sizes_count_every_pixel_once():
+    # native resolution: one [H_i, W_i] map and mask per image, sizes differ
+    rng = np.random.default_rng(3)
+    shapes = [(5, 7), (9, 4), (6, 6)]
+    masks = [np.zeros(s, np.uint8) for s in shapes]
+    masks[0][1:3, 2:5] = 1
+    masks[2][4:6, 0:2] = 1                                      # image 1 is good
+    maps = [rng.integers(0, 12, s).astype(float) + m * 4 for s, m in zip(shapes, masks)]
+    flat_maps = np.concatenate([m.ravel() for m in maps])
+    offsets = np.cumsum([0] + [m.size for m in masks])
+    regions = []
+    for i in (0, 2):
+        r = np.zeros(offsets[-1], bool)
+        r[offsets[i]:offsets[i + 1]] = masks[i].ravel() > 0
+        regions.append(r)
+    assert aupro(maps, masks) == pytest.approx(brute_force_aupro(flat_maps, regions), abs=1e-12)
+    flat_masks = np.concatenate([m.ravel() for m in masks])
+    assert pixel_ap(maps, masks) == pytest.approx(average_precision_score(flat_masks, flat_maps), abs=1e-12)
+    with pytest.raises(ValueError, match="one shape"):
+        aupro(maps, [masks[0], masks[1].T, masks[2]])
+
+
 def test_aupro_and_pixel_ap_are_null_without_defective_pixels_and_reject_mismatched_shapes():
     assert aupro(np.random.rand(2, 4, 4), np.zeros((2, 4, 4))) is None
     assert pixel_ap(np.random.rand(2, 4, 4), np.zeros((2, 4, 4))) is None

@@ -70,3 +70,13 @@ def test_validation_asks_the_registries_and_lists_their_names():
         assert is_patch_level(name) == v.patch_level
         assert TrialConfig(variant=name, image_size=128, patch_size=32).train_size == (32 if v.patch_level else 128)
     assert not is_patch_level("not_a_variant_patch")
+
+
+def test_pixel_resolution_defaults_to_image_size_and_rejects_unknown_values():
+    from trainables.config import PIXEL_RESOLUTIONS
+    assert TrialConfig().pixel_resolution == "image"
+    for value in PIXEL_RESOLUTIONS:
+        assert TrialConfig.from_dict({"pixel_resolution": value}).pixel_resolution == value
+    with pytest.raises(ConfigError, match="pixel_resolution.*'image', 'native'"):
+        TrialConfig.from_dict({"pixel_resolution": "full"})
+    assert parse_set_args(["pixel_resolution=native"]) == {"pixel_resolution": "native"}

@@ -203,3 +203,16 @@ def test_fetch_commands_name_the_dataset_when_the_download_fails(tmp_path, capsy
     assert main(["fetch-visa", "--to", str(tmp_path / "visa"), "--url", missing]) == 2
     assert "visa: cannot download file://" in capsys.readouterr().err
     assert not (tmp_path / "visa").exists()
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_native_masks_shrunk_as_the_cache_shrinks_them_are_the_cached_masks(generated, layout):
+    from trainables.data import native_test_mask
+    root = generated[layout]
+    d = load_category(root, list_categories(root)[0], 24)
+    for i, path in enumerate(d.test_paths):
+        native = native_test_mask(d, i)
+        assert native.shape == np.asarray(Image.open(root / path)).shape[:2] and set(np.unique(native)) <= {0, 1}
+        assert native.any() == bool(d.test_labels[i])
+        shrunk = np.asarray(Image.fromarray(native * 255).resize((24, 24), Image.NEAREST)) > 0
+        assert np.array_equal(shrunk, d.test_masks[i].numpy() > 0), path

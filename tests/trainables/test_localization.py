@@ -87,3 +87,96 @@ def test_gradcam_gives_image_level_models_a_pixel_auc(small_dataset):
     assert r.heatmaps["kind"][0] == "gradcam"
     plain = run_trial({"category": "carpet", "variant": "cutpaste_3way", **TINY}, data_root=small_dataset)
     assert plain.metrics.get("pixel_auc") is None
+
+
+# ------------------------------------------------------------------ pixel_resolution
+def _png(path, array) -> None:
+    from PIL import Image
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path)
+
+
+def thin_defect_dataset(root):
+    """An MVTec-layout category whose test images are larger than the 32 px it is loaded at:
+    a 1 px vertical scratch (lost when the mask is shrunk by NEAREST), a 2 px horizontal one
+    (kept, thinned), and a good image of another size. Returns the native masks, test order."""
+    rng = np.random.default_rng(0)
+    h, w = 64, 96
+    noise = lambda hh, ww: rng.integers(0, 256, (hh, ww, 3), dtype=np.uint8)
+    cat = root / "thin"
+    for k in range(2):
+        _png(cat / "train" / "good" / f"{k:03d}.png", noise(h, w))
+    _png(cat / "test" / "good" / "000.png", noise(48, 80))
+    vertical, horizontal = np.zeros((h, w), np.uint8), np.zeros((h, w), np.uint8)
+    vertical[8:56, 36] = 255                  # 1 px wide: 32 px NEAREST samples columns 1, 4, ..., 94
+    horizontal[20:22, 10:80] = 255            # 2 px high: one sampled row keeps it
+    for k, mask in enumerate((vertical, horizontal)):
+        _png(cat / "test" / "scratch" / f"{k:03d}.png", noise(h, w))
+        _png(cat / "ground_truth" / "scratch" / f"{k:03d}_mask.png", mask)
+    return [np.zeros((48, 80), np.uint8), (vertical > 0).astype(np.uint8), (horizontal > 0).astype(np.uint8)]
+
+
+def test_native_pixel_metrics_score_a_thin_defect_that_the_image_size_mask_loses(tmp_path):
+    from sklearn.metrics import average_precision_score
+
+    from trainables.anomaly_metrics import aupro, localization_metrics
+    from trainables.data import load_category
+    from trainables.evaluation import pixel_metrics
+
+    native_masks = thin_defect_dataset(tmp_path)
+    data = load_category(tmp_path, "thin", 32, use_cache=False)
+    assert data.test_defects == ["good", "scratch", "scratch"]
+    assert data.test_masks[1].sum() == 0 and data.test_masks[2].sum() > 0   # the 1 px scratch vanished
+
+    rng = np.random.default_rng(1)
+    maps = rng.random((3, 32, 32))
+    maps[1, 4:28, 12] += 1.0                  # a map that finds the thin scratch
+    native = pixel_metrics(maps, data, TrialConfig(pixel_resolution="native"))
+    image = pixel_metrics(maps, data, TrialConfig())
+
+    # the reference: each map upsampled (bilinear) to its image's size, against the masks drawn above
+    up = [torch.nn.functional.interpolate(torch.from_numpy(m)[None, None], size=mask.shape, mode="bilinear",
+                                          align_corners=False)[0, 0].numpy() for m, mask in zip(maps, native_masks)]
+    y = np.concatenate([m.ravel() for m in native_masks])
+    s = np.concatenate([m.ravel() for m in up])
+    assert len(y) == 48 * 80 + 2 * 64 * 96
+    assert native["pixel_auc"] == pytest.approx(roc_auc_score(y, s), abs=1e-12)
+    assert native["pixel_ap"] == pytest.approx(average_precision_score(y, s), abs=1e-12)
+    assert native["aupro"] == pytest.approx(aupro(up, native_masks), abs=1e-12)
+    # "image" is today's computation: the 32 px maps against the cached (NEAREST) masks
+    cached = data.test_masks.numpy()
+    assert image == {"pixel_auc": pixel_auc(maps, cached), **localization_metrics(maps, cached)}
+    assert image["pixel_auc"] == roc_auc_score(cached.ravel(), maps.ravel())
+    assert native["pixel_auc"] != image["pixel_auc"]
+
+
+def test_native_masks_are_read_at_the_image_size_and_several_masks_are_united(tmp_path):
+    from dataclasses import replace
+
+    from trainables.data import load_category, native_test_mask
+
+    native_masks = thin_defect_dataset(tmp_path)
+    data = load_category(tmp_path, "thin", 32, use_cache=False)
+    for i, expected in enumerate(native_masks):
+        np.testing.assert_array_equal(native_test_mask(data, i), expected)
+    # a second mask file for the same image (as LOCO ships) adds its defect pixels
+    both = replace(data, test_mask_paths=[(), data.test_mask_paths[1] + data.test_mask_paths[2], ()])
+    np.testing.assert_array_equal(native_test_mask(both, 1), native_masks[1] | native_masks[2])
+
+
+def test_patch_trial_scores_pixels_at_native_resolution_when_asked(small_dataset, monkeypatch):
+    import trainables.evaluation as evaluation
+    from trainables.data import native_test_mask
+    read = []
+    monkeypatch.setattr(evaluation, "native_test_mask",
+                        lambda data, i: read.append(i) or native_test_mask(data, i))
+    r = run_trial({"category": "bottle", "variant": "cutpaste_3way_patch", "pixel_resolution": "native", **TINY},
+                  data_root=small_dataset)
+    assert 0 <= r.metrics["pixel_auc"] <= 1 and r.config.pixel_resolution == "native"
+    assert sorted(read) == list(range(len(r.scores["label"])))     # every test image, at its own size
+
+
+def test_every_pixel_resolution_the_config_accepts_has_pixel_targets():
+    from trainables.config import PIXEL_RESOLUTIONS
+    from trainables.evaluation import PIXEL_TARGETS
+    assert list(PIXEL_TARGETS) == list(PIXEL_RESOLUTIONS)

@@ -175,14 +175,32 @@ def load_category(root: str | Path, category: str, image_size: int,
                         test_labels=labels, **meta, **tensors)
 
 
-def resolve_data_root(data_root: str | Path | None, verbose: bool = True) -> Path:
-    """The user's dataset, or the generated one (made once per node, cached)."""
-    if data_root is None:
+def _generated(name: str, verbose: bool) -> Path:
+    """Build (once, cached) one of the datasets the project generates offline."""
+    if name == GENERATED_NAMES[0]:
         from trainables.synth import generate_dataset
         return generate_dataset(verbose=verbose)
+    from trainables.synth_photos import generate_photos
+    return generate_photos(verbose=verbose)
+
+
+# ``--data-root`` values that name a dataset the project builds itself, when no folder of that
+# name exists: the procedural MVTec-named scenes (also the default) and the photo categories
+GENERATED_NAMES = ("generated", "photo")
+
+
+def resolve_data_root(data_root: str | Path | None, verbose: bool = True) -> Path:
+    """The user's dataset, or a generated one (made once per node, cached): ``None`` or
+    ``generated`` for the procedural scenes, ``photo`` for the categories cut from photographs
+    (``trainables.synth_photos``). An existing folder of that name wins over the name."""
+    if data_root is None:
+        return _generated(GENERATED_NAMES[0], verbose)
     root = Path(data_root).expanduser()
+    if not root.is_dir() and str(data_root) in GENERATED_NAMES:
+        return _generated(str(data_root), verbose)
     if not root.is_dir():
-        raise DatasetNotFoundError(f"--data-root {root} does not exist or is not a folder")
+        raise DatasetNotFoundError(f"--data-root {root} does not exist or is not a folder "
+                                   f"(or name a generated dataset: {', '.join(GENERATED_NAMES)})")
     return root
 
 
@@ -204,8 +222,10 @@ def main(argv: list[str] | None = None) -> int:
         f.add_argument("--url", default=ARCHIVES[name].url)
         f.add_argument("--sha256", default=ARCHIVES[name].sha256)
     g = sub.add_parser("generate", help="make a procedural dataset in a dataset's layout")
-    g.add_argument("--layout", choices=["mvtec_ad", *LAYOUT_CATEGORIES], default="mvtec_ad",
-                   help="mvtec_ad: the 15 MVTec names; visa / mvtec_loco / mvtec_ad2: a few categories each")
+    g.add_argument("--layout", choices=["mvtec_ad", "photo", *LAYOUT_CATEGORIES], default="mvtec_ad",
+                   help="mvtec_ad: the 15 MVTec names; photo: 5 categories cut from photographs that "
+                        "scikit-learn and matplotlib install (MVTec layout); visa / mvtec_loco / "
+                        "mvtec_ad2: a few categories each")
     g.add_argument("--to", default=None, help="folder (default: the cache)")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--image-size", type=int, default=256)
@@ -218,6 +238,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {e}", file=sys.stderr)
             return 2
         print(f"{name} ready at {out} ({dataset_id(out)})")
+    elif args.layout == "photo":
+        from trainables.synth_photos import generate_photos
+        out = generate_photos(Path(args.to) if args.to else None,
+                              SynthSpec(seed=args.seed, image_size=args.image_size))
+        print(f"photo categories at {out} ({dataset_id(out)}); use them with --data-root {out} "
+              "or --data-root photo")
     elif args.layout == "mvtec_ad":
         out = generate_dataset(Path(args.to) if args.to else None,
                                SynthSpec(seed=args.seed, image_size=args.image_size))

@@ -207,12 +207,21 @@ def resolve_relative(values: dict[str, Any], budget: str) -> dict[str, Any]:
     return out
 
 
+# Config fields added after results were first written, with the default that reproduces the
+# behaviour from before they existed: at that default a field is left out of the key, so a
+# rerun still finds the trials an older version finished (adding a field does not retrain them).
+KEY_NEUTRAL_DEFAULTS: dict[str, Any] = {"pixel_resolution": "image"}
+
+
 def trial_key(study: str, config: dict[str, Any]) -> str:
     """Stable hash of (study, every config value): the resume key.
 
     Built from the complete resolved config, so the same trial gets the same key in
-    every run, and any changed parameter gives a new key.
+    every run, and any changed parameter gives a new key (fields of ``KEY_NEUTRAL_DEFAULTS``
+    count only when they differ from their default).
     """
+    config = {k: v for k, v in config.items()
+              if not (k in KEY_NEUTRAL_DEFAULTS and v == KEY_NEUTRAL_DEFAULTS[k])}
     payload = json.dumps({"study": study, "config": config}, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:20]
 

@@ -114,3 +114,12 @@ def test_overrides_reach_every_trial_and_change_its_key():
     assert not trained(base) & trained(over)
     # training length cannot change a frozen control: its trials (and keys) are shared
     assert {t.trial_key for t in base} - trained(base) == {t.trial_key for t in over} - trained(over)
+
+
+def test_a_field_added_at_its_neutral_default_keeps_older_trial_keys():
+    """Results written before ``pixel_resolution`` existed keep their keys (no retraining);
+    the non-default value still makes a new key."""
+    from study.spec import trial_key
+    old = {"variant": "cutpaste_3way", "category": "bottle", "seed": 0, "lr": 0.03}
+    assert trial_key("s", {**old, "pixel_resolution": "image"}) == trial_key("s", old)
+    assert trial_key("s", {**old, "pixel_resolution": "native"}) != trial_key("s", old)

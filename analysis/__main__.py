@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from study.sink import read_embeddings, read_heatmaps, read_history, read_scores, read_trials
+from study.results.sink import read_embeddings, read_heatmaps, read_history, read_scores, read_trials
 
 EXTENSIONS = {"markdown": "md", "latex": "tex", "csv": "csv"}
 
@@ -30,7 +30,7 @@ def _load(results: str, study: str | None) -> tuple[pd.DataFrame, pd.DataFrame]:
 def _tables(trials: pd.DataFrame, scores: pd.DataFrame, results: str):
     """(study, table) for every study with finished trials; the others are named and skipped."""
     from analysis.tables import build_table
-    from study.study_meta import read_study_meta
+    from study.results.study_meta import read_study_meta
 
     meta = read_study_meta(results)
     for study in sorted(set(trials["study"])):
@@ -125,7 +125,7 @@ def cmd_figures(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from analysis.report import write_report
-    from study.sink import read_trials
+    from study.results.sink import read_trials
 
     if not args.running and read_trials(args.results).empty:
         raise SystemExit(f"error: no trials under {args.results}/trials; run `python -m study.launch` first")

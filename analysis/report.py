@@ -41,8 +41,8 @@ class Results:
 
 
 def load(results: str) -> Results:
-    from study.sink import read_embeddings, read_heatmaps, read_history, read_scores, read_trials
-    from study.study_meta import read_study_meta
+    from study.results.sink import read_embeddings, read_heatmaps, read_history, read_scores, read_trials
+    from study.results.study_meta import read_study_meta
     return Results(results, read_trials(results), read_scores(results), read_history(results),
                    read_heatmaps(results), read_embeddings(results), read_study_meta(results))
 

@@ -1,8 +1,9 @@
 """``python -m study.launch``: run a study on Ray Tune, one Parquet row per finished trial.
 
 Parse the command line, plan the study (``study.plan``: spec, dataset, trials, nothing
-started yet), then dispatch it: a grid to Ray Tune here, a search to ``study.search``;
-both start Ray through ``study.runtime``. Default: the ``demo`` study on the generated
+started yet), then dispatch it: the grid trials not yet done to ``study.tune.grid``, a search
+to ``study.tune.search``; both start Ray through ``study.tune.runtime`` (this module does not
+import Ray), and write through ``study.results``. Default: the ``demo`` study on the generated
 dataset, on an embedded local Ray sized to this machine. Re-running the same command with
 the same ``--results`` resumes: trials whose key already has an ``ok`` row are skipped.
 """
@@ -12,15 +13,18 @@ import argparse
 import sys
 import time
 
-from study.lock import StudyLocked, study_lock
-from study.paths import ResultsLocationError, check_writable
 from study.plan import Plan, describe_models, make_plan, projected_cost
-from study.runtime import RunOptions, job, start_ray, tuner
-from study.schema import FAILED, OK
-from study.sink import done_keys, read_trials
-from study.spec import SpecError, TrialSpec
-from trainables.config import BUDGETS, ConfigError
-from trainables.errors import DatasetError
+from study.results.compact import compact_if_large
+from study.results.lock import StudyLocked, study_lock
+from study.results.paths import TRIALS, ResultsLocationError, check_writable, folder
+from study.results.schema import FAILED, OK, C
+from study.results.sink import done_keys, read_trials
+from study.results.study_meta import write_study_meta
+from study.spec import SpecError
+from study.tune.runtime import RunOptions
+from trainables.budgets import BUDGETS
+from trainables.config import ConfigError
+from trainables.data.errors import DatasetError
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -55,8 +59,8 @@ def run_options(args: argparse.Namespace) -> RunOptions:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from study.cluster import ClusterError, probe, resolve_address
-    from study.tracking import TrackingError, check_available
+    from study.tune.cluster import ClusterError, probe, resolve_address
+    from study.tune.tracking import TrackingError, check_available
     try:
         if not args.dry_run:
             check_writable(args.results)             # before Ray starts or anything is written
@@ -96,11 +100,10 @@ def dispatch(plan: Plan, opts: RunOptions) -> int:
     trials it started."""
     t0 = time.perf_counter()
     if plan.is_search:
-        from study.search import run_search
+        from study.tune.search import run_search
         run_search(plan.spec, plan.trials, opts, plan.budget)
         ran = len(plan.projected_trials())
     else:
-        from study.study_meta import write_study_meta
         write_study_meta(opts.results, plan.spec, plan.budget)
         done = done_keys(opts.results)
         todo = [t for t in plan.trials if t.trial_key not in done]
@@ -109,52 +112,16 @@ def dispatch(plan: Plan, opts: RunOptions) -> int:
         t0 = time.perf_counter()
         ran = len(todo)
         if todo:
-            run_tune(plan, todo, opts)
+            from study.tune.grid import run_grid
+            run_grid(plan.spec.name, todo, opts, plan.spec.resources, plan.budget)
     print(f"\n[study] finished in {time.perf_counter() - t0:.0f}s\n{summary(opts.results, plan.spec.name)}")
     if not plan.is_search:
-        print(f"[study] results: {opts.results}/trials (pandas.read_parquet)")
+        print(f"[study] results: {folder(opts.results, TRIALS)} (pandas.read_parquet)")
     if opts.report:                 # the final page: every row, and no more reloading
-        from study.report_refresh import write_now
+        from study.tune.report_refresh import write_now
         if write_now(opts.results, opts.report):
             print(f"[study] report: {opts.report}", flush=True)
     return ran
-
-
-# Trials per Ray Tune run. Tune keeps every trial of a run in its driver and rewrites the
-# run's experiment state with all of them as it goes, so a run's bookkeeping grows with its
-# size; its maintainers describe hundreds of trials per experiment as the practical range.
-# A larger grid is split into runs of this many behind the same command and results (one
-# Ray session; resume works across them, since each finished trial writes its own row). The
-# cost is one tail per run where slots idle while its last trials finish: at most one trial's
-# duration per 500 trials. README "Scale" has the measurement.
-TRIALS_PER_RUN = 500
-
-
-AUTO_COMPACT = 1000   # per-trial files of a study above which the launcher compacts it at the end
-
-
-def compact_if_large(results: str, study: str) -> None:
-    """A study that left many small files is merged (``study.compact``) so its next resume and
-    every analysis read open a few files; small studies keep their readable per-trial files."""
-    from study.compact import compact_folder
-    from study.sink import TABLES, list_files
-    if sum(not f.is_part for f in list_files(results, "trials", study)) >= AUTO_COMPACT:
-        print(f"[study] compacting {study}'s per-trial files (python -m study.compact)", flush=True)
-        for kind in (*TABLES[1:], TABLES[0]):
-            compact_folder(results, kind, study)
-
-
-def run_tune(plan: Plan, todo: list[TrialSpec], opts: RunOptions) -> None:
-    """A grid study: every remaining trial key once, in Tune runs of at most TRIALS_PER_RUN."""
-    from ray import tune
-    resources = start_ray(opts, plan.spec.resources)
-    jobs = [job(opts, resources, t.study, t.config, t.trial_key, plan.budget) for t in todo]
-    runs = [jobs[i:i + TRIALS_PER_RUN] for i in range(0, len(jobs), TRIALS_PER_RUN)]
-    for n, part in enumerate(runs, 1):
-        name = plan.spec.name if len(runs) == 1 else f"{plan.spec.name}-run{n}of{len(runs)}"
-        if len(runs) > 1:
-            print(f"[study] Tune run {n}/{len(runs)}: {len(part)} trials", flush=True)
-        tuner(name, {"trial": tune.grid_search(part)}, opts, resources, len(part)).fit()
 
 
 def summary(results: str, study: str) -> str:
@@ -162,20 +129,20 @@ def summary(results: str, study: str) -> str:
     same encoder untrained or ImageNet-frozen; pooling the two would hide the comparison)."""
     from study.controls import control_kind, is_control
     # only what the summary shows: at 10,000 per-trial files every column read costs seconds
-    df = read_trials(results, columns=("study", "status", "category", "variant", "image_auc", "pretrained",
-                                       "steps", "head_steps"))
+    df = read_trials(results, columns=(C.study, C.status, C.category, C.variant, C.image_auc, C.pretrained,
+                                       C.steps, C.head_steps))
     if df.empty:
         return "no results yet"
-    df = df[df["study"] == study]
-    ok = df[df["status"] == OK]
-    ok = ok.assign(what=[f"control: {control_kind(r)}" if is_control(r) else r["variant"]
+    df = df[df[C.study] == study]
+    ok = df[df[C.status] == OK]
+    ok = ok.assign(what=[f"control: {control_kind(r)}" if is_control(r) else r[C.variant]
                          for r in ok.to_dict("records")])
     lines = [f"{'category':<14s} {'trained / control':<26s} {'n':>3s} {'image_auc':>10s}"]
-    for (cat, what), g in ok.groupby(["category", "what"]):
-        lines.append(f"{cat:<14s} {what:<26s} {len(g):3d} {g['image_auc'].mean():10.4f}")
+    for (cat, what), g in ok.groupby([C.category, "what"]):
+        lines.append(f"{cat:<14s} {what:<26s} {len(g):3d} {g[C.image_auc].mean():10.4f}")
     for what, g in ok.groupby("what"):
-        lines.append(f"{'mean':<14s} {what:<26s} {len(g):3d} {g['image_auc'].mean():10.4f}")
-    failed = df[df["status"] == FAILED]
+        lines.append(f"{'mean':<14s} {what:<26s} {len(g):3d} {g[C.image_auc].mean():10.4f}")
+    failed = df[df[C.status] == FAILED]
     if len(failed):
         lines.append(f"{len(failed)} failed trial(s); see the 'error' column")
     return "\n".join(lines) + "\n[study] tables with controls and tests: python -m analysis tables --results " + results

@@ -9,8 +9,8 @@ TINY = {"image_size": 32, "batch_size": 4, "steps": 3, "embedding_sample": 6, "t
 
 
 def write_study(sink, study: str, configs: list[dict], data_root) -> None:
-    from study.ray_trial import make_row
     from study.spec import trial_key
+    from study.tune.trainable import make_row
     from trainables.config import TrialConfig
     from trainables.trial import run_trial
 
@@ -28,7 +28,7 @@ def write_study(sink, study: str, configs: list[dict], data_root) -> None:
 def results_dir(tmp_path_factory, small_dataset):
     """table1: 3-way (2 seeds), cutpaste (1 seed) and the untrained control (2 seeds) on carpet
     and bottle; table7: two lrs on bottle; learning_curve: 3-way evaluated every 2 steps."""
-    from study.sink import ResultsSink
+    from study.results.sink import ResultsSink
 
     out = tmp_path_factory.mktemp("results")
     sink = ResultsSink(str(out))

@@ -41,7 +41,7 @@ def test_sample_grid_shows_real_augmentations_that_differ_from_the_normal_image(
 
 
 def test_trials_store_an_embedding_sample_of_each_kind(results_dir):
-    from study.sink import read_embeddings
+    from study.results.sink import read_embeddings
     emb = read_embeddings(str(results_dir))
     counts = emb.groupby(["trial_key", "kind"]).size().unstack()
     assert set(counts.columns) == {"normal", "defect", "cutpaste", "scar"}

@@ -96,8 +96,8 @@ def dom(report) -> Dom:
 def test_rendered_page_has_every_table_cell_and_every_trial_key(results_dir, dom):
     from analysis.render import wide
     from analysis.tables import build_table
-    from study.sink import read_scores, read_trials
-    from study.study_meta import read_study_meta
+    from study.results.sink import read_scores, read_trials
+    from study.results.study_meta import read_study_meta
     trials, scores, meta = read_trials(results_dir), read_scores(results_dir), read_study_meta(results_dir)
     for study in sorted(set(trials["study"])):
         table = build_table(study, trials, scores, meta.get(study))
@@ -118,7 +118,7 @@ def test_rendered_page_has_every_table_cell_and_every_trial_key(results_dir, dom
 
 @needs_chromium
 def test_category_in_the_url_filters_the_trial_list_to_that_category(results_dir, report):
-    from study.sink import read_trials
+    from study.results.sink import read_trials
     trials = read_trials(results_dir)
     for category in ("bottle", "carpet"):
         dom = Dom(chromium("--dump-dom", report.as_uri() + f"#category={category}&sort=-image_auc"))
@@ -153,7 +153,7 @@ document.getElementById('f').addEventListener('load', function () {
 def test_the_pages_own_controls_filter_sort_and_open_a_trial(results_dir, report):
     import json
     import re
-    from study.sink import read_trials
+    from study.results.sink import read_trials
     trials = read_trials(results_dir)
     driver = report.parent / "driver.html"
     driver.write_text(DRIVER % (report.name, "carpet"))
@@ -175,7 +175,7 @@ def html_unescape(text: str) -> str:
 
 @needs_chromium
 def test_trial_view_shows_its_learning_curve_and_heatmaps(results_dir, report):
-    from study.sink import read_heatmaps, read_history, read_trials
+    from study.results.sink import read_heatmaps, read_history, read_trials
     trials, history, heatmaps = read_trials(results_dir), read_history(results_dir), read_heatmaps(results_dir)
     n_steps = history.groupby("trial_key")["step"].nunique()
     curve_key = n_steps.idxmax()
@@ -223,7 +223,7 @@ def test_running_page_reloads_itself_and_the_final_page_does_not(results_dir, tm
 
 def test_values_from_the_results_are_escaped(results_dir, tmp_path):
     from analysis.report import build_report, load
-    from study.schema import failed_row
+    from study.results.schema import failed_row
     from trainables.config import TrialConfig
     res = load(str(results_dir))
     bad = failed_row("table7_optim", TrialConfig(category="bottle").to_dict(), "k<b>1</b>",

@@ -73,7 +73,7 @@ def test_launch_report_is_rewritten_after_the_first_trial_and_finalised_at_the_e
 
 
 def test_refresh_runs_one_write_at_a_time_and_queues_at_most_one_more(tmp_path):
-    from study.report_refresh import ReportRefresh
+    from study.tune.report_refresh import ReportRefresh
     out = tmp_path / "page.html"
     refresh = ReportRefresh(str(tmp_path / "no-results-yet"), str(out))
     refresh.request()

@@ -1,7 +1,7 @@
 """Compaction of 2,000 real-schema trials, and results that survive a damaged file.
 
-The trials are written by the real sink (``study.sink.ResultsSink``) with real rows
-(``study.schema.trial_row``); only the metric values are synthetic (``bench.scale``).
+The trials are written by the real sink (``study.results.sink.ResultsSink``) with real rows
+(``study.results.schema.trial_row``); only the metric values are synthetic (``bench.scale``).
 """
 import shutil
 import warnings
@@ -9,10 +9,10 @@ import warnings
 import pandas as pd
 import pytest
 
-from study.compact import compact
-from study.compact import main as compact_main
-from study.lock import study_lock
-from study.sink import DamagedResultWarning, ResultsSink, done_keys, list_files, read_scores, read_trials
+from study.results.compact import compact, compact_if_large
+from study.results.compact import main as compact_main
+from study.results.lock import study_lock
+from study.results.sink import DamagedResultWarning, ResultsSink, done_keys, list_files, read_scores, read_trials
 
 N, IMAGES, STUDY = 2000, 6, "table7_optim"
 
@@ -148,16 +148,13 @@ def test_each_kind_of_damage_is_named_and_set_aside_and_a_clash_gets_a_suffix(tm
     assert names == {victim.name, f"{victim.stem}.1.parquet"}
 
 
-def test_the_launcher_compacts_a_study_that_left_many_files_and_keeps_a_small_one_as_is(tmp_path, monkeypatch):
-    import study.launch
+def test_the_launcher_compacts_a_study_that_left_many_files_and_keeps_a_small_one_as_is(tmp_path):
     from bench.scale import write_synthetic
     res = str(tmp_path / "r")
     write_synthetic(res, _trials()[:3], images=2)
-    monkeypatch.setattr(study.launch, "AUTO_COMPACT", 4)
-    study.launch.compact_if_large(res, STUDY)                 # 3 files: below the threshold
+    assert not compact_if_large(res, STUDY, threshold=4)      # 3 files: below the threshold
     assert not any(f.is_part for f in list_files(res, "trials"))
-    monkeypatch.setattr(study.launch, "AUTO_COMPACT", 3)
     keys = done_keys(res)
-    study.launch.compact_if_large(res, STUDY)
+    assert compact_if_large(res, STUDY, threshold=3)
     assert all(f.is_part for kind in ("trials", "scores", "history") for f in list_files(res, kind))
     assert done_keys(res) == keys and len(read_scores(res)) == 6

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 
 from study.launch import main
-from study.lock import StudyLocked, lock_path, study_lock
+from study.results.lock import StudyLocked, lock_path, study_lock
 
 TINY = ["--set", "steps=2", "--set", "image_size=32", "--set", "batch_size=4"]
-HOLD = ("import sys, time\nfrom study.lock import study_lock\n"
+HOLD = ("import sys, time\nfrom study.results.lock import study_lock\n"
         "with study_lock(sys.argv[1], sys.argv[2]):\n    print('held', flush=True)\n    time.sleep(600)\n")
 
 

@@ -3,7 +3,7 @@ import pytest
 
 from study.controls import is_control
 from study.plan import make_plan, trained_images
-from study.search import asha_max_t
+from study.tune.search import asha_max_t
 from trainables.config import TrialConfig, steps_trained
 
 FINETUNE = {"category": "bottle", "backbone": "efficientnet_lite0", "pretrained": "finetune",

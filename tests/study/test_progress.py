@@ -1,9 +1,9 @@
-"""The study's status line and ETA (study.progress), driven by a hand-set clock: no Ray."""
+"""The study's status line and ETA (study.tune.progress), driven by a hand-set clock: no Ray."""
 import io
 
 import pytest
 
-from study.progress import Display, Planned, Progress, duration, interval_from_env, planned
+from study.tune.progress import Display, Planned, Progress, duration, interval_from_env, planned
 
 SMALL, LARGE = ("smoke", 64, True), ("smoke", 256, True)
 CONTROL = ("smoke", 64, False)

@@ -1,8 +1,8 @@
-"""study.runtime and study.paths: one options object, one place that normalises locations."""
+"""study.tune.runtime and study.results.paths: one options object, one place that normalises locations."""
 import os
 
-from study.paths import filesystem, location
-from study.runtime import RunOptions, fit_resources, job
+from study.results.paths import filesystem, location
+from study.tune.runtime import RunOptions, fit_resources, job
 
 
 def test_results_and_data_paths_are_made_absolute_once_and_uris_kept(tmp_path, monkeypatch):

@@ -1,4 +1,4 @@
-"""The results schema (study/schema.py): one list of columns, the one DESIGN.md documents."""
+"""The results schema (study/results/schema.py): one list of columns, the one DESIGN.md documents."""
 import datetime as dt
 import re
 from pathlib import Path
@@ -6,9 +6,11 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from study import schema
-from study.schema import (CONFIG_COLUMNS, FAILED_COLUMNS, HISTORY_COLUMNS, TRIAL_COLUMNS, TRIALS, TrialJob,
-                          failed_row, to_table, trial_row)
+from study.results import schema
+from study.results.paths import TABLES, TRIALS
+from study.results.schema import (CONFIG_COLUMNS, FAILED_COLUMNS, HISTORY_COLUMNS, SCHEMAS, TRIAL_COLUMNS, C,
+                                  failed_row, to_table, trial_row)
+from study.tune.jobs import TrialJob
 from trainables.config import TrialConfig
 
 DESIGN = Path(__file__).resolve().parents[2] / "DESIGN.md"
@@ -84,7 +86,7 @@ def test_the_objective_and_reported_metric_are_schema_metrics():
 def test_history_columns_are_what_a_trial_result_produces():
     from trainables.trial import TrialResult
     result = TrialResult(metrics={}, config=TrialConfig(), scores={}, history=[{"step": 1, "image_auc": 0.5}])
-    assert tuple(result.history_columns("k")) == HISTORY_COLUMNS == tuple(schema.HISTORY.names)
+    assert tuple(result.history_columns("k")) == HISTORY_COLUMNS == tuple(SCHEMAS["history"].names)
 
 
 def _started() -> dt.datetime:
@@ -97,7 +99,7 @@ def test_an_ok_row_has_every_column_in_order_and_the_declared_types_even_when_nu
     assert tuple(row) == TRIAL_COLUMNS
     assert row["status"] == "ok" and row["lr"] == cfg.lr and row["budget"] is None
     table = to_table([row])
-    assert table.schema.equals(TRIALS)
+    assert table.schema.equals(SCHEMAS[TRIALS])
     # the on-disk types of columns that are often null (older results must still unify)
     assert table.schema.field("null_score_mean").type == pa.float64()
     assert table.schema.field("restored_from_step").type == pa.int64()

@@ -2,7 +2,7 @@ import datetime as dt
 
 import pandas as pd
 
-from study.sink import ResultsSink, done_keys, read_history, read_scores, read_trials
+from study.results.sink import ResultsSink, done_keys, read_history, read_scores, read_trials
 
 
 def row(key, status="ok", **extra):
@@ -77,7 +77,7 @@ def test_history_is_written_with_the_trial_and_read_back_by_step(tmp_path):
 
 
 def test_reading_some_columns_keeps_each_key_once_even_without_the_key_column(tmp_path):
-    from study.compact import compact
+    from study.results.compact import compact
     sink = ResultsSink(str(tmp_path))
     sink.write_trial(row("k1"))
     sink.write_trial(row("k2", status="failed"))

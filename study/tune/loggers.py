@@ -1,4 +1,4 @@
-"""The Tune callbacks behind ``--mlflow`` and ``--tensorboard`` (what they hold: ``study.tracking``).
+"""The Tune callbacks behind ``--mlflow`` and ``--tensorboard`` (what they hold: ``study.tune.tracking``).
 
 ``MLflowTracking`` is Ray Tune's ``MLflowLoggerCallback`` (tracking URI, an experiment per
 study created or reused, a run per trial, FINISHED or FAILED status) with a run's content
@@ -6,7 +6,6 @@ taken from the study's results. Both write a trial when it ends, on the driver.
 """
 from __future__ import annotations
 
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -15,8 +14,10 @@ from typing import Any
 from ray import tune
 from ray.air.integrations.mlflow import MLflowLoggerCallback
 
-from study.tracking import curve_points, final_numbers, finished, heatmap_png, run_name
-from trainables.metrics import TRIAL_METRICS
+from study.results.paths import HEATMAPS
+from study.results.schema import C, FAILED, columns_table
+from study.tune.jobs import resolve
+from study.tune.tracking import RUN_TAGS, curve_points, final_numbers, finished, heatmap_png, run_name, write_tensorboard
 
 
 class MLflowTracking(MLflowLoggerCallback):
@@ -33,12 +34,11 @@ class MLflowTracking(MLflowLoggerCallback):
         if trial in self._trial_runs:                        # a retry continues its run
             return
         from mlflow.entities import Param
-        from study.ray_trial import resolve
         job, cfg, key = resolve(trial.config)
-        row = {"study": job.study, "category": cfg.category, "variant": cfg.variant, "seed": cfg.seed,
-               "trial_key": key}
-        tags = {"trial_key": str(key), "study": job.study, "budget": str(job.budget), "category": cfg.category,
-                "variant": cfg.variant, "seed": str(cfg.seed)}
+        row = {C.study: job.study, C.category: cfg.category, C.variant: cfg.variant, C.seed: cfg.seed,
+               C.trial_key: key}
+        tags = {C.trial_key: str(key), C.study: job.study, C.budget: str(job.budget), C.category: cfg.category,
+                C.variant: cfg.variant, C.seed: str(cfg.seed)}
         run = self.mlflow_util.start_run(run_name=run_name(row), tags=tags)
         self._trial_runs[trial] = run.info.run_id
         params = [Param(k, str(v)) for k, v in cfg.to_dict().items()]
@@ -61,21 +61,19 @@ class MLflowTracking(MLflowLoggerCallback):
         if row is not None:
             metrics += [Metric(k, v, now, last_step) for k, v in final_numbers(row).items()
                         if logged.get((k, last_step)) != v]          # the curve's last point already says it
-            tags = {k: str(row[k]) for k in ("dataset", "code_version", "torch_version", "ray_version", "device",
-                                              "status") if row.get(k) is not None}
+            tags = {k: str(row[k]) for k in RUN_TAGS if row.get(k) is not None}
             client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
         elif failed:
-            client.set_tag(run_id, "status", "failed")
+            client.set_tag(run_id, C.status, FAILED)
         for i in range(0, len(metrics), 1000):               # and at most 1000 metrics a call
             client.log_batch(run_id, metrics=metrics[i:i + 1000])
-        heatmaps = (trial.last_result or {}).get("heatmaps") or {}
-        if row is not None and heatmaps.get("kind"):
-            import pyarrow as pa
+        heatmaps = (trial.last_result or {}).get(HEATMAPS) or {}
+        if row is not None and heatmaps.get(C.kind):
             import pyarrow.parquet as pq
             with tempfile.TemporaryDirectory() as d:
-                pq.write_table(pa.table(heatmaps), Path(d) / "heatmaps.parquet")
-                heatmap_png(heatmaps, Path(d) / "heatmaps.png")
-                client.log_artifacts(run_id, d, artifact_path="heatmaps")
+                pq.write_table(columns_table(HEATMAPS, heatmaps), Path(d) / f"{HEATMAPS}.parquet")
+                heatmap_png(heatmaps, Path(d) / f"{HEATMAPS}.png")
+                client.log_artifacts(run_id, d, artifact_path=HEATMAPS)
         self.mlflow_util.end_run(run_id=run_id, status="FAILED" if failed else "FINISHED")
         del self._trial_runs[trial]
 
@@ -87,20 +85,9 @@ class TensorBoardTracking(tune.Callback):
         self.logdir = logdir
 
     def on_trial_complete(self, iteration, trials, trial, **info):
-        from torch.utils.tensorboard import SummaryWriter
         row, history, last_step = finished(trial)
-        if row is None:
-            return
-        writer = SummaryWriter(log_dir=str(Path(self.logdir) / run_name(row)))
-        try:
-            for name, step, value in curve_points(history):
-                writer.add_scalar(f"{'eval' if name.endswith('_auc') else 'train'}/{name}", value, step)
-            for name, value in final_numbers(row).items():
-                writer.add_scalar(f"final/{name}", value, last_step)
-            config = {k: row[k] for k in row if k not in TRIAL_METRICS}
-            writer.add_text("config", "```\n" + json.dumps(config, indent=1, default=str) + "\n```", last_step)
-        finally:
-            writer.close()
+        if row is not None:
+            write_tensorboard(self.logdir, row, history, last_step)
 
 
 def tracking_callbacks(study: str, tensorboard: str | None, mlflow: str | None) -> list[Any]:

@@ -26,7 +26,7 @@ from typing import Iterator
 
 from filelock import FileLock, Timeout
 
-from study.paths import is_uri, location
+from study.results.paths import LOCKS, folder, is_uri, location
 
 __all__ = ["StudyLocked", "study_lock", "lock_path"]
 
@@ -36,7 +36,7 @@ class StudyLocked(RuntimeError):
 
 
 def lock_path(results: str, study: str) -> Path:
-    return Path(location(results)) / "locks" / f"{study}.lock"
+    return Path(folder(results, LOCKS, f"{study}.lock"))
 
 
 def _owner(path: Path) -> str:

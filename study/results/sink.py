@@ -9,7 +9,7 @@ the rest. Writer and readers are one cohesive thing: the file layout they share.
 ``<results>/history/<study>/<trial_key>.parquet`` (one row per evaluation). Files are
 written under a dot-prefixed temporary name and renamed into place, so readers (which
 skip dot-files) never see half a file, and a retried trial overwrites its own file.
-``python -m study.compact`` merges a study's per-trial files into
+``python -m study.compact`` (``study.results.compact``) merges a study's per-trial files into
 ``part-<generation>-<hash>.parquet`` files in the same folder. Which row wins for a key
 (DESIGN.md, "Compaction"): a per-trial file over any part, a part of a later generation
 over an earlier one; so a retry after compaction, or a compaction interrupted before it
@@ -20,7 +20,8 @@ whose type cannot become the schema's) is named in a :class:`DamagedResultWarnin
 moved to ``<results>/quarantine/<table>/<study>/`` (never deleted); a damaged scores,
 history, embeddings or heatmaps file takes its trial's row file with it, so the trial
 counts as not done and a rerun trains it again. ``<results>`` is a local path or a pyarrow
-filesystem URI (``study.paths``); columns and types are ``study.schema``'s.
+filesystem URI (``study.results.paths``, which names the folders); columns and types are
+``study.results.schema``'s.
 """
 from __future__ import annotations
 
@@ -36,18 +37,19 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pyarrow import fs as pafs
 
-from study.paths import filesystem
-from study.schema import COLUMN_TYPES, HISTORY, OK, to_table
+from study.results.paths import EMBEDDINGS, HEATMAPS, HISTORY, QUARANTINE, SCORES, TABLES, TRIALS, filesystem
+from study.results.schema import OK, SCHEMAS, C, columns_table, to_table
 
-TABLES = ("trials", "scores", "embeddings", "heatmaps", "history")
+__all__ = ["TABLES", "PART_PREFIX", "DamagedResultWarning", "ResultsSink", "ResultFile", "FileVanished",
+           "list_files", "load_files", "quarantine", "read_table", "read_trials", "read_scores", "read_history",
+           "read_embeddings", "read_heatmaps", "done_keys"]
+
 PART_PREFIX = "part-"
+# what each file is cast to; trials, scores and history as always, embeddings and heatmaps are
+# read as written (their nested columns keep the type Arrow gave them)
 _TYPES: dict[str, dict[str, pa.DataType]] = {
-    "trials": COLUMN_TYPES,
-    "history": dict(zip(HISTORY.names, HISTORY.types)),
-    "scores": {"trial_key": pa.string(), "image_path": pa.string(), "label": pa.int64(),
-               "defect_type": pa.string(), "score": pa.float64()},
-}
-_REQUIRED = {"trials": ("trial_key", "status")}
+    kind: dict(zip(SCHEMAS[kind].names, SCHEMAS[kind].types)) for kind in (TRIALS, SCORES, HISTORY)}
+_REQUIRED = {TRIALS: (C.trial_key, C.status)}
 
 
 class DamagedResultWarning(UserWarning):
@@ -72,19 +74,19 @@ class ResultsSink:
                     heatmaps: dict[str, list] | None = None, history: dict[str, list] | None = None) -> str:
         """Scores, embeddings, heatmaps and history first, then the trial row: a row on disk
         means they are there too."""
-        key, study = row["trial_key"], row["study"]
+        key, study = row[C.trial_key], row[C.study]
         if scores is not None:
-            n = len(scores["score"])
-            self._write("scores", study, key, pa.table({"trial_key": [key] * n, **scores}))
-        if embeddings is not None and embeddings.get("kind"):
-            self._write("embeddings", study, key, pa.table(embeddings))
-        if heatmaps is not None and heatmaps.get("kind"):
-            self._write("heatmaps", study, key, pa.table(heatmaps))
-        if history is not None and history.get("step"):
-            self._write("history", study, key, pa.Table.from_pydict(
-                {name: history.get(name, [None] * len(history["step"])) for name in HISTORY.names},
-                schema=HISTORY))
-        return self._write("trials", study, key, to_table([row]))
+            n = len(scores[C.score])
+            self._write(SCORES, study, key, columns_table(SCORES, {C.trial_key: [key] * n, **scores}))
+        if embeddings is not None and embeddings.get(C.kind):
+            self._write(EMBEDDINGS, study, key, columns_table(EMBEDDINGS, embeddings))
+        if heatmaps is not None and heatmaps.get(C.kind):
+            self._write(HEATMAPS, study, key, columns_table(HEATMAPS, heatmaps))
+        if history is not None and history.get(C.step):
+            self._write(HISTORY, study, key, pa.Table.from_pydict(
+                {name: history.get(name, [None] * len(history[C.step])) for name in SCHEMAS[HISTORY].names},
+                schema=SCHEMAS[HISTORY]))
+        return self._write(TRIALS, study, key, to_table([row]))
 
 
 @dataclass(frozen=True)
@@ -141,7 +143,7 @@ def _load(fs: pafs.FileSystem, f: ResultFile, columns: Sequence[str] | None) -> 
         with fs.open_input_file(f.path) as handle:
             pfile = pq.ParquetFile(handle)
             names = pfile.schema_arrow.names
-            missing = [c for c in _REQUIRED.get(f.kind, ("trial_key",)) if c not in names]
+            missing = [c for c in _REQUIRED.get(f.kind, (C.trial_key,)) if c not in names]
             if missing:
                 raise _Damaged(f"no {', '.join(missing)} column")
             table = pfile.read(columns=[c for c in columns if c in names] if columns else None)
@@ -164,7 +166,7 @@ def quarantine(results: str, f: ResultFile, reason: str) -> str | None:
     """Move a damaged file to ``<results>/quarantine/<table>/<study>/`` (a suffix keeps an earlier
     one of the same name) and warn naming both paths; None if it could not be moved."""
     fs, base = filesystem(results)
-    folder = f"{base}/quarantine/{f.kind}" + (f"/{f.study}" if f.study else "")
+    folder = f"{base}/{QUARANTINE}/{f.kind}" + (f"/{f.study}" if f.study else "")
     stem, dest, n = f.name[: -len(".parquet")], f"{folder}/{f.name}", 0
     try:
         fs.create_dir(folder, recursive=True)
@@ -183,11 +185,11 @@ def quarantine(results: str, f: ResultFile, reason: str) -> str | None:
 
 def _set_aside(results: str, f: ResultFile, reason: str) -> None:
     quarantine(results, f, reason)
-    if f.kind != "trials" and f.key is not None:       # its row would claim a trial whose data is gone
+    if f.kind != TRIALS and f.key is not None:       # its row would claim a trial whose data is gone
         fs, base = filesystem(results)
-        row = f"{base}/trials/{f.study}/{f.name}"
+        row = f"{base}/{TRIALS}/{f.study}/{f.name}"
         if fs.get_file_info(row).type == pafs.FileType.File:
-            quarantine(results, ResultFile(row, "trials", f.study, f.name), f"its {f.kind} file {f.path} was damaged")
+            quarantine(results, ResultFile(row, TRIALS, f.study, f.name), f"its {f.kind} file {f.path} was damaged")
 
 
 def load_files(results: str, files: Sequence[ResultFile], columns: Sequence[str] | None = None) -> pa.Table | None:
@@ -227,7 +229,7 @@ def load_files(results: str, files: Sequence[ResultFile], columns: Sequence[str]
     claimed = {f.key for f, _ in good if not f.is_part}
     parts = sorted(((f, t) for f, t in good if f.is_part), key=lambda ft: -ft[0].generation)
     for _, t in parts:
-        keys = t.column("trial_key")
+        keys = t.column(C.trial_key)
         if claimed:
             t = t.filter(pc.invert(pc.is_in(keys, value_set=pa.array(sorted(claimed), pa.string()))))
         claimed |= set(pc.unique(keys).to_pylist())
@@ -238,12 +240,12 @@ def load_files(results: str, files: Sequence[ResultFile], columns: Sequence[str]
 def read_table(results: str, kind: str, study: str | None = None,
                columns: Sequence[str] | None = None) -> pa.Table | None:
     """One table; listed again if a compaction running meanwhile removed a listed file."""
-    need = None if columns is None else list(dict.fromkeys(["trial_key", *columns]))   # precedence needs the key
+    need = None if columns is None else list(dict.fromkeys([C.trial_key, *columns]))   # precedence needs the key
     for attempt in range(3):
         try:
             table = load_files(results, list_files(results, kind, study), need)
-            if table is not None and columns is not None and "trial_key" not in columns:
-                table = table.drop_columns(["trial_key"])
+            if table is not None and columns is not None and C.trial_key not in columns:
+                table = table.drop_columns([C.trial_key])
             return table
         except FileVanished:
             if attempt == 2:
@@ -257,31 +259,31 @@ def _read_folder(results: str, kind: str, columns: Sequence[str] | None = None) 
 
 
 def read_trials(results: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
-    return _read_folder(results, "trials", columns)
+    return _read_folder(results, TRIALS, columns)
 
 
 def read_scores(results: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
-    return _read_folder(results, "scores", columns)
+    return _read_folder(results, SCORES, columns)
 
 
 def read_history(results: str) -> pd.DataFrame:
     """Learning curves: one row per evaluation (``step``, AUCs, loss, costs) of finished trials."""
-    return _read_folder(results, "history")
+    return _read_folder(results, HISTORY)
 
 
 def read_embeddings(results: str) -> pd.DataFrame:
     """Small per-trial embedding samples (normal, defect, cutpaste, scar) for t-SNE figures."""
-    return _read_folder(results, "embeddings")
+    return _read_folder(results, EMBEDDINGS)
 
 
 def read_heatmaps(results: str) -> pd.DataFrame:
     """A few test images per localizing trial with mask and heatmap (Figure 4)."""
-    return _read_folder(results, "heatmaps")
+    return _read_folder(results, HEATMAPS)
 
 
 def done_keys(results: str) -> set[str]:
     """Keys with an ``ok`` row: what a resume skips (reads two columns only)."""
-    df = read_trials(results, columns=("trial_key", "status"))
+    df = read_trials(results, columns=(C.trial_key, C.status))
     if df.empty:
         return set()
-    return set(df.loc[df["status"] == OK, "trial_key"])
+    return set(df.loc[df[C.status] == OK, C.trial_key])

@@ -1,7 +1,7 @@
 """Ray for a study: start or attach, fit per-trial resources, and build the one Tuner.
 
-Grid studies (``study.launch``) and searches (``study.search``) both start Ray here and
-build their Tuner with :func:`tuner`: the same storage under ``<results>/ray``, the same
+Grid studies (``study.tune.grid``) and searches (``study.tune.search``) both start Ray here
+and build their Tuner with :func:`tuner`: the same storage under ``<results>/ray``, the same
 retries from checkpoints, the same driver-side sink. What they need from the command line
 comes as a small frozen :class:`RunOptions`, never as argparse's namespace.
 """
@@ -12,14 +12,14 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from study.paths import is_uri, location
-from study.schema import TrialJob
+from study.results.paths import RAY, folder, is_uri, location
+from study.tune.jobs import JOB, TrialJob
 
 
 @dataclass(frozen=True)
 class RunOptions:
     """Where results go, what trials read, and where they run. Paths are normalised on
-    construction (``study.paths.location``), so every node sees the same absolute folder."""
+    construction (``study.results.paths.location``), so every node sees the same absolute folder."""
     results: str = "results"
     data_root: str | None = None   # the user's dataset; None: each node makes (or finds) the generated one
     cluster: bool = False          # attach to an existing Ray cluster instead of an embedded one
@@ -72,7 +72,7 @@ def start_ray(opts: RunOptions, resources: dict[str, float]) -> dict[str, float]
     _quiet_tune()
     import ray
     if opts.cluster:
-        from study.cluster import alive_nodes, check_visible_everywhere, connect
+        from study.tune.cluster import alive_nodes, check_visible_everywhere, connect
         address = connect(opts.address)
         nodes = alive_nodes()
         cpus = sum(n["Resources"].get("CPU", 0) for n in nodes)
@@ -101,10 +101,10 @@ def job(opts: RunOptions, resources: dict[str, float], study: str, config: dict[
 
 
 def _trackers(study: str, opts: RunOptions) -> list[Any]:
-    """``--tensorboard`` and ``--mlflow`` callbacks (``study.trackers``, imported only when asked)."""
+    """``--tensorboard`` and ``--mlflow`` callbacks (``study.tune.loggers``, imported only when asked)."""
     if not (opts.tensorboard or opts.mlflow):
         return []
-    from study.trackers import tracking_callbacks
+    from study.tune.loggers import tracking_callbacks
     return tracking_callbacks(study, opts.tensorboard, opts.mlflow)
 
 
@@ -113,18 +113,18 @@ def tuner(name: str, param_space: dict[str, Any], opts: RunOptions, resources: d
     """The Tuner of a grid (``param_space`` a grid search over jobs) or of one search."""
     from ray import tune
 
-    from study.callbacks import SinkCallback
-    from study.progress import planned
-    from study.ray_trial import trainable
-    from study.report_refresh import ReportRefresh
-    from study.sink import ResultsSink
+    from study.results.sink import ResultsSink
+    from study.tune.progress import planned
+    from study.tune.report_refresh import ReportRefresh
+    from study.tune.sink_callback import SinkCallback
+    from study.tune.trainable import trainable
     # the jobs this run will train: a grid's list, or a search's base config once per sample
-    spec = param_space["trial"]
+    spec = param_space[JOB]
     jobs = spec["grid_search"] if isinstance(spec, dict) and "grid_search" in spec else [spec] * total
     plan = planned([j.config for j in jobs], jobs[0].budget if jobs else None, resources)
     run_config = tune.RunConfig(
         name=f"{name}-{dt.datetime.now(dt.timezone.utc):%Y%m%d-%H%M%S}",
-        storage_path=f"{opts.results}/ray", verbose=0,
+        storage_path=folder(opts.results, RAY), verbose=0,
         callbacks=[SinkCallback(ResultsSink(opts.results), total=total, plan=plan)]
         + ([ReportRefresh(opts.results, opts.report)] if opts.report else [])
         + _trackers(jobs[0].study if jobs else name, opts),

@@ -1,8 +1,9 @@
 """Driver-side Ray Tune callback: the only writer of result files, and the study's console progress.
 
-Each finished trial is written to the sink and gets one ``[study] k/N ...`` line; in
-between, ``study.progress`` shows counts and an ETA (a bar on a terminal, a status line
-every interval in a log), refreshed from Tune's loop (``on_step_end``, every ~0.1 s).
+Each finished trial is written to the sink (``study.results.sink``) and gets one
+``[study] k/N ...`` line; in between, ``study.tune.progress`` shows counts and an ETA (a bar
+on a terminal, a status line every interval in a log), refreshed from Tune's loop
+(``on_step_end``, every ~0.1 s).
 """
 from __future__ import annotations
 
@@ -10,16 +11,17 @@ import time
 
 from ray import tune
 
-from study.progress import Display, Group, Planned, Progress
-from study.schema import failed_row
-from study.sink import ResultsSink
+from study.plan import trained_images
+from study.results.paths import EMBEDDINGS, HEATMAPS, HISTORY, SCORES
+from study.results.schema import C, failed_row
+from study.results.sink import ResultsSink
+from study.tune.jobs import FINAL, ROW, resolve
+from study.tune.progress import Display, Group, Planned, Progress
 
 
 def trial_group(trial) -> Group | None:
     """The ETA group of a Tune trial: its budget, image size and whether it trains."""
     try:
-        from study.plan import trained_images
-        from study.ray_trial import resolve
         job, config, _ = resolve(trial.config)
         return (job.budget, config.image_size, trained_images(config.to_dict()) > 0)
     except Exception:
@@ -49,25 +51,22 @@ class SinkCallback(tune.Callback):
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         result = trial.last_result or {}
-        row = result.get("row")
-        self.progress.finish(trial.trial_id, trial_group(trial), train_seconds=(row or {}).get("train_seconds"))
+        row = result.get(ROW)
+        self.progress.finish(trial.trial_id, trial_group(trial), train_seconds=(row or {}).get(C.train_seconds))
         if row is None:
             return  # ended before its first evaluation: nothing measured to record
         # the row's status: "ok" after the final report, "stopped" if a scheduler ended it
-        final = bool(result.get("final"))
-        self.sink.write_trial(row, result.get("scores") if final else None,
-                              result.get("embeddings") if final else None,
-                              result.get("heatmaps") if final else None,
-                              result.get("history") if final else None)
-        val = f"  val_auc {row['val_auc']:.4f}" if row.get("val_auc") is not None else ""
-        self._say(f"[study] {self.progress.done}/{self.total} {row['category']:<12s} {row['variant']:<15s} "
-                  f"seed {row['seed']}  image_auc {row['image_auc']:.4f}{val}  {row['status']}  "
-                  f"({row['train_seconds']:.0f}s train, {time.perf_counter() - self.t0:.0f}s elapsed)")
+        final = bool(result.get(FINAL))
+        self.sink.write_trial(row, *(result.get(table) if final else None
+                                     for table in (SCORES, EMBEDDINGS, HEATMAPS, HISTORY)))
+        val = f"  val_auc {row[C.val_auc]:.4f}" if row.get(C.val_auc) is not None else ""
+        self._say(f"[study] {self.progress.done}/{self.total} {row[C.category]:<12s} {row[C.variant]:<15s} "
+                  f"seed {row[C.seed]}  image_auc {row[C.image_auc]:.4f}{val}  {row[C.status]}  "
+                  f"({row[C.train_seconds]:.0f}s train, {time.perf_counter() - self.t0:.0f}s elapsed)")
         if self.display is not None:
             self.display.tick(force=self.display.tty)
 
     def on_trial_error(self, iteration, trials, trial, **info):
-        from study.ray_trial import resolve
         job, config, key = resolve(trial.config)
         cfg = config.to_dict()
         err = "unknown error"
@@ -77,8 +76,8 @@ class SinkCallback(tune.Callback):
             pass
         self.sink.write_trial(failed_row(job.study, cfg, key, err))
         self.progress.finish(trial.trial_id, trial_group(trial), failed=True)
-        self._say(f"[study] {self.progress.done}/{self.total} FAILED {cfg['category']} {cfg['variant']} "
-                  f"seed {cfg['seed']}: {err.strip().splitlines()[-1] if err.strip() else err}")
+        self._say(f"[study] {self.progress.done}/{self.total} FAILED {config.category} {config.variant} "
+                  f"seed {config.seed}: {err.strip().splitlines()[-1] if err.strip() else err}")
 
     def on_experiment_end(self, trials, **info):
         if self.display is not None:

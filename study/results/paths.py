@@ -1,9 +1,10 @@
-"""Where results live: a local path or a pyarrow filesystem URI, normalised in one place.
+"""Where results live, and the name of every folder under them: spelled here and nowhere else.
 
 ``<results>`` (DESIGN.md) is either a folder or a URI (``s3://``, ``gs://``). Everything
 that names it (the sink, the study description, Ray Tune's storage, the cluster checks,
 a search's Optuna journal) goes through :func:`location`, so a relative path means the
-same absolute folder to every reader and every node.
+same absolute folder to every reader and every node, and names a folder under it by one of
+the constants below.
 """
 from __future__ import annotations
 
@@ -12,9 +13,28 @@ from pathlib import Path
 
 from pyarrow import fs as pafs
 
+# the five results tables, each a folder <results>/<table>/<study>/ of Parquet files
+# (their columns: study.results.schema)
+TRIALS, SCORES, EMBEDDINGS, HEATMAPS, HISTORY = "trials", "scores", "embeddings", "heatmaps", "history"
+TABLES = (TRIALS, SCORES, EMBEDDINGS, HEATMAPS, HISTORY)
+QUARANTINE = "quarantine"   # damaged files set aside: quarantine/<table>/<study>/<name> (study.results.sink)
+STUDIES = "studies"         # <study>.json: a study's paper table, baseline, budget (study.results.study_meta)
+LOCKS = "locks"             # <study>.lock and <study>.owner.json: one writer per study (study.results.lock)
+HPO = "hpo"                 # hpo/<study>/: a search's Optuna journal and best.json (study.tune.search)
+RAY = "ray"                 # Ray Tune's storage: experiment state and checkpoints (study.tune.runtime)
+TABLES_OUT = "tables"       # `python -m analysis tables` output without --out (latex, csv)
+FOLDERS = (*TABLES, QUARANTINE, STUDIES, LOCKS, HPO, RAY, TABLES_OUT)
+
 
 def is_uri(path_or_uri: str | Path) -> bool:
     return "://" in str(path_or_uri)
+
+
+def folder(results: str | Path, name: str, *parts: str) -> str:
+    """``<results>/<name>/<parts...>`` as a location (a path or a URI); ``name`` one of :data:`FOLDERS`."""
+    if name not in FOLDERS:
+        raise ValueError(f"{name!r} is not a results folder; known: {FOLDERS}")
+    return "/".join((location(results), name, *parts))
 
 
 def location(path_or_uri: str | Path) -> str:

@@ -1,9 +1,9 @@
-"""Learning curves to TensorBoard (``--tensorboard DIR``) and MLflow (``--mlflow URI``).
+"""Learning curves to TensorBoard (``--tensorboard DIR``) and MLflow (``--mlflow URI``), without Ray.
 
-Both are driver-side Tune callbacks (``study.trackers``) that write a trial when it ends,
-from what its final report carries to the sink: the result row and the learning curve
-(``history``), so what TensorBoard and MLflow show is what the Parquet tables hold. A run is named
-``study/category/variant/seed<seed>-<key prefix>``.
+Both are written by driver-side Tune callbacks (``study.tune.loggers``, the only part that
+imports Ray) when a trial ends, from what its final report carries to the sink: the result
+row and the learning curve (``history``), so what TensorBoard and MLflow show is what the
+Parquet tables hold. A run is named ``study/category/variant/seed<seed>-<key prefix>``.
 
 MLflow goes through Ray Tune's own integration (``MLflowLoggerCallback``: tracking URI,
 one experiment per study created or reused, a run per trial, FAILED/FINISHED status); this
@@ -12,19 +12,26 @@ their steps) and the final numbers of the row under the row's column names, tags
 key, study, dataset and code version, artifacts = the heatmaps where the trial has them.
 MLflow and TensorBoard are optional extras (``pip install -e ".[mlflow]"`` /
 ``".[tracking]"``); :func:`check_available` names the extra before anything starts. This
-module is what the launcher imports whatever the flags: the checks and what a run holds.
+module is what the launcher imports whatever the flags: the checks, what a run holds, and the
+TensorBoard writer (:func:`write_tensorboard`).
 """
 from __future__ import annotations
 
 import importlib.util
+import json
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
 
-from trainables.metrics import HISTORY_METRICS, TRIAL_METRICS
+from study.results.paths import HISTORY
+from study.results.schema import METRICS, C, TRIAL_METRICS
+from study.tune.jobs import FINAL, ROW
+from trainables.metrics import HISTORY_METRICS
 
-CURVES = tuple(m for m in HISTORY_METRICS if m not in ("step", "train_seconds"))
+CURVES = tuple(m for m in HISTORY_METRICS if m not in (C.step, C.train_seconds))
+# the row's provenance and outcome, as MLflow tags of a finished run
+RUN_TAGS = (C.dataset, C.code_version, C.torch_version, C.ray_version, C.device, C.status)
 
 
 class TrackingError(RuntimeError):
@@ -47,24 +54,24 @@ def check_available(tensorboard: str | None, mlflow: str | None) -> None:
 
 
 def run_name(row: dict[str, Any]) -> str:
-    return f"{row['study']}/{row['category']}/{row['variant']}/seed{row['seed']}-{str(row['trial_key'])[:8]}"
+    return f"{row[C.study]}/{row[C.category]}/{row[C.variant]}/seed{row[C.seed]}-{str(row[C.trial_key])[:8]}"
 
 
 def finished(trial) -> tuple[dict[str, Any] | None, dict[str, list], int]:
     """(row, history columns, final step) of an ended trial; a row without a final report (a
     scheduler stopped it) has no history."""
     result = trial.last_result or {}
-    row = result.get("row")
-    history = (result.get("history") or {}) if result.get("final") else {}
-    steps = history.get("step") or []
-    return row, history, int(result.get("step") or (steps[-1] if steps else 0))
+    row = result.get(ROW)
+    history = (result.get(HISTORY) or {}) if result.get(FINAL) else {}
+    steps = history.get(C.step) or []
+    return row, history, int(result.get(C.step) or (steps[-1] if steps else 0))
 
 
 def curve_points(history: dict[str, list]) -> list[tuple[str, int, float]]:
     """(metric, step, value) of every non-null point of the curves in a history."""
     out = []
     for name in CURVES:
-        for step, value in zip(history.get("step") or [], history.get(name) or []):
+        for step, value in zip(history.get(C.step) or [], history.get(name) or []):
             if value is not None and value == value:                 # NaN is no point
                 out.append((name, int(step), float(value)))
     return out
@@ -74,7 +81,7 @@ def final_numbers(row: dict[str, Any]) -> dict[str, float]:
     """The row's numeric metrics under their column names; per-defect AUCs as ``auc_by_defect/<type>``."""
     out = {k: float(row[k]) for k in TRIAL_METRICS
            if isinstance(row.get(k), (int, float)) and not isinstance(row.get(k), bool)}
-    for defect, auc in dict(row.get("auc_by_defect") or {}).items():
+    for defect, auc in dict(row.get(C.auc_by_defect) or {}).items():
         out[f"auc_by_defect/{defect}"] = float(auc)
     return out
 
@@ -85,7 +92,7 @@ def heatmap_png(heatmaps: dict[str, list], path: Path) -> None:
     from matplotlib import colormaps
     from PIL import Image
     rows = []
-    for size, image, mask, heat in zip(heatmaps["size"], heatmaps["image"], heatmaps["mask"], heatmaps["heatmap"]):
+    for size, image, mask, heat in zip(heatmaps[C.size], heatmaps[C.image], heatmaps[C.mask], heatmaps[C.heatmap]):
         img = np.asarray(image, dtype=np.uint8).reshape(size, size, 3)
         m = np.repeat(np.asarray(mask, dtype=np.uint8).reshape(size, size, 1) * 255, 3, axis=2)
         h = np.asarray(heat, dtype=np.float32).reshape(size, size)
@@ -95,3 +102,22 @@ def heatmap_png(heatmaps: dict[str, list], path: Path) -> None:
         rows.append(np.repeat(np.repeat(row, k, axis=0), k, axis=1))
     width = max(r.shape[1] for r in rows)
     Image.fromarray(np.concatenate([np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0))) for r in rows])).save(path)
+
+
+def write_tensorboard(logdir: str, row: dict[str, Any], history: dict[str, list], last_step: int) -> Path:
+    """One TensorBoard run for a finished trial under ``logdir``: its curves by step (the AUCs
+    under ``eval/``, the rest under ``train/``), its row's numbers under ``final/`` and its
+    config as text."""
+    from torch.utils.tensorboard import SummaryWriter
+    run = Path(logdir) / run_name(row)
+    writer = SummaryWriter(log_dir=str(run))
+    try:
+        for name, step, value in curve_points(history):
+            writer.add_scalar(f"{'eval' if name in METRICS else 'train'}/{name}", value, step)
+        for name, value in final_numbers(row).items():
+            writer.add_scalar(f"final/{name}", value, last_step)
+        config = {k: row[k] for k in row if k not in TRIAL_METRICS}
+        writer.add_text("config", "```\n" + json.dumps(config, indent=1, default=str) + "\n```", last_step)
+    finally:
+        writer.close()
+    return run

@@ -100,8 +100,9 @@ def _check_visible(uri_or_path: str, marker: str) -> tuple[str, bool]:
     """Runs on one node: is ``marker`` visible under ``uri_or_path``?"""
     import socket as _socket
 
-    from study.paths import filesystem
     from pyarrow import fs as pafs
+
+    from study.results.paths import filesystem
     fs, base = filesystem(uri_or_path)
     info = fs.get_file_info(f"{base}/{marker}")
     return _socket.gethostname(), info.type == pafs.FileType.File
@@ -112,7 +113,7 @@ def check_visible_everywhere(what: str, uri_or_path: str) -> None:
     import ray
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-    from study.paths import filesystem
+    from study.results.paths import filesystem
     fs, base = filesystem(uri_or_path)
     fs.create_dir(base, recursive=True)
     marker = f".cluster-check-{uuid.uuid4().hex}"

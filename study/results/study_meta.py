@@ -11,7 +11,7 @@ from typing import Any
 
 import pyarrow.fs as pafs
 
-from study.paths import filesystem
+from study.results.paths import STUDIES, filesystem
 from study.spec import StudySpec
 
 
@@ -22,8 +22,8 @@ def describe(spec: StudySpec, budget: str) -> dict[str, Any]:
 
 def write_study_meta(results: str, spec: StudySpec, budget: str) -> str:
     fs, base = filesystem(results)
-    fs.create_dir(f"{base}/studies", recursive=True)
-    final, tmp = f"{base}/studies/{spec.name}.json", f"{base}/studies/.{spec.name}.json.tmp"
+    fs.create_dir(f"{base}/{STUDIES}", recursive=True)
+    final, tmp = f"{base}/{STUDIES}/{spec.name}.json", f"{base}/{STUDIES}/.{spec.name}.json.tmp"
     with fs.open_output_stream(tmp) as f:
         f.write((json.dumps(describe(spec, budget), indent=2) + "\n").encode())
     fs.move(tmp, final)
@@ -33,7 +33,7 @@ def write_study_meta(results: str, spec: StudySpec, budget: str) -> str:
 def read_study_meta(results: str) -> dict[str, dict[str, Any]]:
     """study name -> its description; empty when the results predate these files."""
     fs, base = filesystem(results)
-    sel = pafs.FileSelector(f"{base}/studies", allow_not_found=True)
+    sel = pafs.FileSelector(f"{base}/{STUDIES}", allow_not_found=True)
     out = {}
     for info in fs.get_file_info(sel):
         if info.type == pafs.FileType.File and info.base_name.endswith(".json") \

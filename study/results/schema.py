@@ -1,11 +1,13 @@
-"""The results schema, one cohesive thing: every column a study writes, its Arrow type, the
-builders of a row, and what one Ray Tune trial is given.
+"""The results schema, one cohesive thing: every column of the five results tables (trials,
+scores, embeddings, heatmaps, history), its Arrow type, the builders of a trial row, and
+:data:`C`, the column names as attributes for readers such as analysis.
 
 DESIGN.md's ``trials`` table lists exactly :data:`TRIAL_COLUMNS` (a test checks both
 directions). The metric names come from ``trainables.metrics`` (a trial reports them; this
 module only gives them a place and a type), the config columns from ``TrialConfig``: one
-flat column per field. The sink, the Tune callback, the trainable wrapper and analysis read
-names from here; ``trainables.run --json`` prints the same metric names.
+flat column per field; the columns of scores, embeddings and heatmaps are those a
+``trainables.trial.TrialResult`` produces. The sink, the Tune callback, the trainable wrapper
+and analysis read names from here; ``trainables.run --json`` prints the same metric names.
 
 A row as written: an ``ok`` or ``stopped`` trial has every column (:func:`trial_row`);
 a ``failed`` one only :data:`FAILED_COLUMNS` (:func:`failed_row`). Readers unify the files.
@@ -13,17 +15,18 @@ a ``failed`` one only :data:`FAILED_COLUMNS` (:func:`failed_row`). Readers unify
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 import pyarrow as pa
 
+from study.results.paths import EMBEDDINGS, HEATMAPS, HISTORY, SCORES, TABLES, TRIALS
 from trainables.config import FIELD_TYPES, TrialConfig
 from trainables.metrics import ANOMALY_METRICS, EVAL_METRICS, HISTORY_METRICS, TRIAL_METRICS
 
 __all__ = ["OK", "FAILED", "STOPPED", "STATUSES", "KEY_COLUMNS", "CONFIG_COLUMNS", "METRICS", "TRIAL_METRICS",
-           "EVAL_METRICS", "CONTEXT_COLUMNS", "TRIAL_COLUMNS", "FAILED_COLUMNS", "COLUMN_TYPES", "TRIALS",
-           "HISTORY_COLUMNS", "HISTORY", "SCORES_COLUMNS", "TrialJob", "trial_row", "failed_row", "to_table"]
+           "EVAL_METRICS", "CONTEXT_COLUMNS", "TRIAL_COLUMNS", "FAILED_COLUMNS", "COLUMN_TYPES", "HISTORY_COLUMNS",
+           "SCORES_COLUMNS", "EMBEDDINGS_COLUMNS", "HEATMAPS_COLUMNS", "COLUMNS", "SCHEMAS", "C", "trial_row",
+           "failed_row", "to_table", "columns_table"]
 
 OK, FAILED, STOPPED = "ok", "failed", "stopped"   # stopped: ended early by a scheduler (ASHA)
 STATUSES = (OK, FAILED, STOPPED)
@@ -34,7 +37,7 @@ METRICS = ("image_auc", "pixel_auc", "val_auc")   # the AUCs a table shows or a 
 # the part of a trial's report that says how well it did; the rest of TRIAL_METRICS (costs,
 # score normalisation, device) follows status and error
 _EVALUATION = ("image_auc", "pixel_auc", "val_auc", "val_defects", "auc_by_defect", *ANOMALY_METRICS)
-# where and with what it ran: filled by the Ray wrapper (study.ray_trial.run_context)
+# where and with what it ran: filled by the Ray wrapper (study.tune.trainable.run_context)
 CONTEXT_COLUMNS = ("node_id", "hostname", "code_version", "torch_version", "ray_version")
 
 # ``device`` is both a config field (the request, e.g. ``auto``) and a metric (the device the
@@ -69,31 +72,58 @@ COLUMN_TYPES: dict[str, pa.DataType] = {
     "started_at": _UTC, "finished_at": _UTC, "restored_from_step": _INT,
     "code_version": _STRING, "torch_version": _STRING, "ray_version": _STRING,
 }
-TRIALS = pa.schema([(c, COLUMN_TYPES[c]) for c in TRIAL_COLUMNS])
 
 # the learning curve: one row per evaluation; a trial without pixel_auc or val_auc still
 # writes float columns
 HISTORY_COLUMNS = ("trial_key", *HISTORY_METRICS)
-HISTORY = pa.schema([("trial_key", _STRING)] + [(m, _INT if m == "step" else _FLOAT) for m in HISTORY_METRICS])
-SCORES_COLUMNS = ("trial_key", "image_path", "label", "defect_type", "score")   # one row per test image
+_HISTORY_TYPES = {"trial_key": _STRING, **{m: _INT if m == "step" else _FLOAT for m in HISTORY_METRICS}}
+# one row per test image: its path relative to the dataset root, 0 good / 1 defect, the score
+_SCORES_TYPES = {"trial_key": _STRING, "image_path": _STRING, "label": _INT, "defect_type": _STRING,
+                 "score": _FLOAT}
+SCORES_COLUMNS = tuple(_SCORES_TYPES)
+# a small feature sample per trial (normal, defect, cutpaste, scar: ``kind``) for t-SNE figures
+_EMBEDDINGS_TYPES = {"trial_key": _STRING, "kind": _STRING, "vector": pa.list_(_FLOAT)}
+EMBEDDINGS_COLUMNS = tuple(_EMBEDDINGS_TYPES)
+# Figure 4: a few defective test images per localizing trial, each flattened at ``size`` px
+# (image: size x size x 3 uint8 values, mask: 0/1, heatmap: the variant's ``kind`` of map)
+_HEATMAPS_TYPES = {"trial_key": _STRING, "image_path": _STRING, "defect_type": _STRING, "kind": _STRING,
+                   "size": _INT, "image": pa.list_(_INT), "mask": pa.list_(_INT), "heatmap": pa.list_(_FLOAT)}
+HEATMAPS_COLUMNS = tuple(_HEATMAPS_TYPES)
+
+# per table: its columns in order, and its Arrow schema (what readers cast each file to)
+COLUMNS: dict[str, tuple[str, ...]] = {TRIALS: TRIAL_COLUMNS, SCORES: SCORES_COLUMNS,
+                                       EMBEDDINGS: EMBEDDINGS_COLUMNS, HEATMAPS: HEATMAPS_COLUMNS,
+                                       HISTORY: HISTORY_COLUMNS}
+SCHEMAS: dict[str, pa.Schema] = {
+    TRIALS: pa.schema([(c, COLUMN_TYPES[c]) for c in TRIAL_COLUMNS]),
+    SCORES: pa.schema(list(_SCORES_TYPES.items())),
+    EMBEDDINGS: pa.schema(list(_EMBEDDINGS_TYPES.items())),
+    HEATMAPS: pa.schema(list(_HEATMAPS_TYPES.items())),
+    HISTORY: pa.schema(list(_HISTORY_TYPES.items())),
+}
 
 
-@dataclass(frozen=True)
-class TrialJob:
-    """What one Ray Tune trial is given (its ``param_space["trial"]``), built by the runtime for
-    grid studies and searches alike."""
-    trial_key: str | None          # None in a search: the key follows from the sampled config
-    study: str
-    config: dict[str, Any] = field(hash=False)   # a complete TrialConfig as a dict (a search's base)
-    data_root: str | None = None   # the user's dataset; None: each node makes the generated one
-    cpus: float = 1                # the trial's CPU share: its torch threads unless the config says
-    budget: str | None = None
+class ColumnNames:
+    """Every column name of the five tables as an attribute, ``C.category == "category"``, so a
+    reader selects ``df[C.trial_key]`` and a misspelt name fails as an AttributeError at once
+    instead of selecting nothing."""
 
-    def resolve(self, sampled: Mapping[str, Any] | None = None) -> tuple[TrialConfig, str | None]:
-        """The trial's config with any searcher-sampled values, and its key."""
-        from study.spec import trial_key
-        cfg = TrialConfig.from_dict({**self.config, **(sampled or {})}, where=f"study {self.study}")
-        return cfg, (trial_key(self.study, cfg.to_dict()) if sampled else self.trial_key)
+    def __init__(self, names: Iterable[str]) -> None:
+        object.__setattr__(self, "_names", tuple(dict.fromkeys(names)))
+        for name in self._names:
+            object.__setattr__(self, name, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("column names are constants")
+
+    def __iter__(self):
+        return iter(self._names)
+
+    def __repr__(self) -> str:
+        return f"ColumnNames({len(self._names)} columns)"
+
+
+C = ColumnNames(c for table in TABLES for c in COLUMNS[table])
 
 
 def trial_row(study: str, cfg: TrialConfig, key: str, metrics: Mapping[str, Any], status: str,
@@ -120,6 +150,13 @@ def failed_row(study: str, config: Mapping[str, Any], key: str, error: str,
     return {"trial_key": key, "study": study, "variant": config["variant"], "category": config["category"],
             "seed": config["seed"], "status": FAILED, "error": error, "image_auc": None,
             "started_at": at, "finished_at": at}
+
+
+def columns_table(table: str, columns: Mapping[str, list]) -> pa.Table:
+    """Columns of one of the side tables (scores, embeddings, heatmaps, history) as an Arrow
+    table: declared columns of their declared type, others as Arrow infers them."""
+    types = dict(zip(SCHEMAS[table].names, SCHEMAS[table].types))
+    return pa.table({name: pa.array(values, type=types.get(name)) for name, values in columns.items()})
 
 
 def to_table(rows: list[dict[str, Any]]) -> pa.Table:

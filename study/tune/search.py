@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from study.objective import MODE, REPORTED_METRIC, SEARCH_METRIC
-from study.paths import is_uri
-from study.runtime import RunOptions, job, start_ray, tuner
-from study.schema import OK, STOPPED
-from study.sink import read_trials
+from study.results.paths import HPO, folder, is_uri
+from study.results.schema import OK, STOPPED, C
+from study.results.sink import read_trials
 from study.spec import SpecError, StudySpec, TrialSpec
+from study.tune.jobs import JOB
+from study.tune.runtime import RunOptions, job, start_ray, tuner
 from trainables.config import FIELD_TYPES, steps_trained
 
 
@@ -45,12 +46,12 @@ def best_per_category(results: str, study: str) -> dict[str, dict[str, Any]]:
     df = read_trials(results)
     if df.empty:
         return {}
-    df = df[(df["study"] == study) & df[SEARCH_METRIC].notna()]
+    df = df[(df[C.study] == study) & df[SEARCH_METRIC].notna()]
     best = {}
-    for cat, g in df.groupby("category"):
-        row = g.sort_values([SEARCH_METRIC, "started_at"], ascending=[False, True]).iloc[0]
-        best[cat] = {"trial_key": row["trial_key"], SEARCH_METRIC: float(row[SEARCH_METRIC]),
-                     REPORTED_METRIC: float(row[REPORTED_METRIC]), "status": row["status"]}
+    for cat, g in df.groupby(C.category):
+        row = g.sort_values([SEARCH_METRIC, C.started_at], ascending=[False, True]).iloc[0]
+        best[cat] = {C.trial_key: row[C.trial_key], SEARCH_METRIC: float(row[SEARCH_METRIC]),
+                     REPORTED_METRIC: float(row[REPORTED_METRIC]), C.status: row[C.status]}
     return best
 
 
@@ -67,13 +68,13 @@ def run_search(spec: StudySpec, bases: Sequence[TrialSpec], opts: RunOptions, bu
         raise SpecError("search studies keep Optuna's journal on a local or shared filesystem path; "
                         "give --results as a path")
     resources = start_ray(opts, spec.resources)
-    journal_dir = Path(opts.results) / "hpo" / spec.name
+    journal_dir = Path(folder(opts.results, HPO, spec.name))
     journal_dir.mkdir(parents=True, exist_ok=True)
     for base in bases:
         cat = base.config["category"]
         done = read_trials(opts.results)
-        n_done = 0 if done.empty else int(((done["study"] == spec.name) & (done["category"] == cat)
-                                           & done["status"].isin([OK, STOPPED])).sum())
+        n_done = 0 if done.empty else int(((done[C.study] == spec.name) & (done[C.category] == cat)
+                                           & done[C.status].isin([OK, STOPPED])).sum())
         remaining = search.num_samples - n_done
         print(f"[study] {cat}: {n_done} of {search.num_samples} search trials done, running {max(remaining, 0)}",
               flush=True)
@@ -86,12 +87,12 @@ def run_search(spec: StudySpec, bases: Sequence[TrialSpec], opts: RunOptions, bu
         scheduler = ASHAScheduler(metric=SEARCH_METRIC, mode=MODE, max_t=asha_max_t(base.config),
                                   grace_period=search.grace_period, reduction_factor=search.reduction_factor)
         fixed = job(opts, resources, spec.name, base.config, trial_key=None, budget=budget)
-        tuner(f"{spec.name}-{cat}", {"trial": fixed}, opts, resources, remaining,
+        tuner(f"{spec.name}-{cat}", {JOB: fixed}, opts, resources, remaining,
               search_alg=searcher, scheduler=scheduler, num_samples=remaining).fit()
     best = best_per_category(opts.results, spec.name)
     (journal_dir / "best.json").write_text(json.dumps(best, indent=2))
     print(f"\n[study] best configuration per category (chosen by {SEARCH_METRIC}; {REPORTED_METRIC} is the test AUC it reports):")
     for cat, b in sorted(best.items()):
         print(f"  {cat:<14s} {SEARCH_METRIC} {b[SEARCH_METRIC]:.4f}  {REPORTED_METRIC} {b[REPORTED_METRIC]:.4f}  "
-              f"trial {b['trial_key']}")
+              f"trial {b[C.trial_key]}")
     print(f"[study] saved to {journal_dir / 'best.json'}")

@@ -1,10 +1,10 @@
-"""The one place a trial meets Ray Tune: checkpoints, reports, and the result row.
+"""The Ray trainable, the one place a trial meets Ray Tune: checkpoints, reports, and the result row.
 
 Ray 2.60: report with ``ray.tune.report`` (``ray.train.report`` fails inside Tune).
 Each evaluation reports metrics with a checkpoint of the training state, so a retried
 trial resumes where it was; the last report carries the finished row and the per-image
 scores and learning curve (``history``) to the driver, whose callback is the only writer
-of result files. Rows are built by ``study.schema``; this module adds where the trial ran.
+of result files. Rows are built by ``study.results.schema``; this module adds where the trial ran.
 """
 from __future__ import annotations
 
@@ -17,7 +17,9 @@ from typing import Any, Mapping
 import torch
 from ray import tune
 
-from study.schema import EVAL_METRICS, OK, STOPPED, TrialJob, trial_row
+from study.results.paths import EMBEDDINGS, HEATMAPS, HISTORY, SCORES
+from study.results.schema import EVAL_METRICS, OK, STOPPED, C, trial_row
+from study.tune.jobs import FINAL, ROW, TrialJob, resolve
 from trainables.config import TrialConfig
 from trainables.trial import run_trial
 
@@ -35,7 +37,7 @@ def provenance() -> dict[str, str]:
 
 
 def run_context() -> dict[str, Any]:
-    """``study.schema.CONTEXT_COLUMNS``: the Ray node and host this process runs on, and provenance."""
+    """``study.results.schema.CONTEXT_COLUMNS``: the Ray node and host this process runs on, and provenance."""
     import ray
     node = ray.get_runtime_context().get_node_id() if ray.is_initialized() else None
     return {"node_id": node, "hostname": socket.gethostname(), **provenance()}
@@ -48,13 +50,6 @@ def make_row(job: TrialJob | Mapping[str, Any], cfg: TrialConfig, key: str, metr
     study, budget = (job.study, job.budget) if isinstance(job, TrialJob) else (job["study"], job.get("budget"))
     return trial_row(study, cfg, key, metrics, status, started, budget=budget,
                      restored_from_step=restored_from_step, context=run_context())
-
-
-def resolve(config: dict[str, Any]) -> tuple[TrialJob, TrialConfig, str | None]:
-    """The trial's job, its config with any searcher-sampled values, and its key."""
-    job: TrialJob = config["trial"]
-    cfg, key = job.resolve({k: v for k, v in config.items() if k != "trial"})
-    return job, cfg, key
 
 
 def trainable(config: dict[str, Any]) -> None:
@@ -71,7 +66,7 @@ def trainable(config: dict[str, Any]) -> None:
     def report(metrics: dict[str, Any], train_state: dict[str, Any] | None) -> None:
         scalars = {k: metrics[k] for k in EVAL_METRICS if metrics.get(k) is not None}
         # a row as of now: written as "stopped" if a scheduler ends the trial here
-        scalars["row"] = make_row(job, cfg, key, metrics, STOPPED, started, restored)
+        scalars[ROW] = make_row(job, cfg, key, metrics, STOPPED, started, restored)
         with tempfile.TemporaryDirectory() as d:
             torch.save(train_state, Path(d) / "state.pt")
             tune.report(scalars, checkpoint=tune.Checkpoint.from_directory(d))
@@ -79,7 +74,7 @@ def trainable(config: dict[str, Any]) -> None:
     result = run_trial(cfg, data_root=job.data_root, report=report, initial_state=state)
     m = result.metrics
     final = {k: m[k] for k in EVAL_METRICS if m.get(k) is not None}
-    tune.report({**final, "final": True, "row": make_row(job, cfg, key, m, OK, started, restored),
-                 "scores": result.scores, "embeddings": result.embedding_rows(key),
-                 "heatmaps": {"trial_key": [key] * len(result.heatmaps.get("kind", [])), **result.heatmaps},
-                 "history": result.history_columns(key)})
+    tune.report({**final, FINAL: True, ROW: make_row(job, cfg, key, m, OK, started, restored),
+                 SCORES: result.scores, EMBEDDINGS: result.embedding_rows(key),
+                 HEATMAPS: {C.trial_key: [key] * len(result.heatmaps.get(C.kind, [])), **result.heatmaps},
+                 HISTORY: result.history_columns(key)})

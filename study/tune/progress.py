@@ -22,6 +22,9 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence, TextIO
 
+from study.plan import trained_images
+from study.throughput import rate_for
+
 INTERVAL_ENV = "CUTPASTE_PROGRESS_INTERVAL"
 DEFAULT_INTERVAL = 30.0
 
@@ -37,8 +40,6 @@ class Planned:
 
 def planned(configs: Iterable[dict[str, Any]], budget: str | None, resources: dict[str, float]) -> list[Planned]:
     """The ETA's view of configs a study will run, projected like ``study.plan.projected_cost``."""
-    from study.plan import trained_images
-    from study.throughput import rate_for
     device = "cuda" if resources.get("gpu", 0) > 0 else "cpu"
     share = resources.get("gpu", 0)
     per_gpu = max(1, int(round(1 / share))) if device == "cuda" and 0 < share < 1 else None

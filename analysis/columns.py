@@ -12,8 +12,9 @@ from __future__ import annotations
 import pandas as pd
 
 from study.controls import control_kind, is_control
-from trainables.augmentations import VARIANTS
+from trainables.augment import VARIANTS
 from trainables.config import FIELD_TYPES, TrialConfig
+from trainables.models import PRETRAINED_MODES
 
 NOT_CONFIG = {"category", "seed", "threads", "device", "eval_interval", "embedding_sample", "compile",
               "heatmap_sample", "precision"}
@@ -94,10 +95,10 @@ def _model(rows: pd.DataFrame) -> str:
         return "/".join(f"{v:,}" if isinstance(v, int) else _fmt(v) for v in vals) or "?"
 
     pretrained = values("pretrained")
-    how = {"none": "trained from scratch", "finetune": "fine-tuned from ImageNet",
-           "frozen": "ImageNet-frozen"}.get(pretrained, f"pretrained={pretrained}")
+    mode = PRETRAINED_MODES.get(pretrained)
+    how = mode.label if mode is not None else f"pretrained={pretrained}"
     steps = f"{values('steps')} steps"
-    if pretrained == "finetune":
+    if mode is not None and mode.head_first:
         steps = f"{values('head_steps')} head + {values('steps')} all-layer steps"
     return f"{values('backbone')} {how}, {values('image_size')} px, {steps}, batch {values('batch_size')}"
 

@@ -65,8 +65,7 @@ def sample_grid(data_root, categories: list[str], image_size: int = 128, seed: i
     """Figure 2: per category, a normal image, a defect, and each augmentation of that normal image."""
     import torch
 
-    from trainables.augment_ops import PixelStore
-    from trainables.augmentations import create_variant, source_batch
+    from trainables.augment import PixelStore, create_variant, source_batch
     from trainables.config import TrialConfig
     from trainables.data import load_category
 

@@ -14,8 +14,9 @@ from typing import Any, Callable
 
 import pandas as pd
 
-from trainables.augmentations import is_patch_level
-from trainables.categories import GROUPS, MVTEC_CATEGORIES
+from trainables.augment import is_patch_level
+from trainables.data import GROUPS, MVTEC_CATEGORIES
+from trainables.models import PRETRAINED_MODES
 
 TABLE1_NAMES = {"rotation": "Rotation", "cutout": "Cutout", "scar": "Scar", "cutpaste": "CutPaste",
                 "cutpaste_scar": "CutPaste_scar", "cutpaste_3way": "CutPaste_3way"}
@@ -104,7 +105,8 @@ def _table3(params: dict) -> str | None:
         "pool" if params.get("feature_layers", "layer4") == "layer4" else None)
     if level is None:
         return None
-    return {"frozen": f"{level}_pretrain", "finetune": f"{level}_finetune"}.get(params.get("pretrained"))
+    mode = PRETRAINED_MODES.get(str(params.get("pretrained")))       # ImageNet-frozen: "pretrain"
+    return f"{level}_{'pretrain' if mode.is_control else mode.name}" if mode is not None and mode.imagenet else None
 
 
 def _table2(params: dict) -> str:

@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from trainables.categories import GROUP_ORDER, KNOWN_CATEGORIES, category_group
 from trainables.config import FIELD_TYPES
+from trainables.data import GROUP_ORDER, KNOWN_CATEGORIES, category_group
 
 NULL_STATS = ["null_score_mean", "null_score_std"]
 # config fields that change how a trial runs, not what it learns: seeds of one model may differ in them

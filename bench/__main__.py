@@ -11,7 +11,6 @@ workers), see ``bench.end_to_end``; it also reports the model-only rate (the sam
 fixed pre-made batch) and ``end_to_end_ratio``, the share of a step the model gets. ``--concurrent 1,2,4,8`` measures the aggregate
 throughput of K trials sharing the device (``bench.packing``). ``--save`` writes the
 training figures into the throughput table that ``study.launch --dry-run`` uses.
-``python -m trainables.bench`` is an alias of this command.
 """
 from __future__ import annotations
 
@@ -30,7 +29,7 @@ from bench.packing import bench_concurrent
 from bench.throughput import bench_augmentation, bench_pil_reference, bench_training
 from study.throughput import record
 from trainables.config import TrialConfig
-from trainables.devices import resolve_device, use_bf16
+from trainables.train import resolve_device, use_bf16
 
 
 def device_name(device: torch.device) -> str:

@@ -7,7 +7,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from trainables.devices import synchronize
+from trainables.train import synchronize
 
 
 def synthetic_images(n: int, size: int, device: torch.device) -> torch.Tensor:

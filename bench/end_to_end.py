@@ -4,7 +4,7 @@ Both run the same model, batch and number of steps on the same images, in one pr
 one after the other:
 
 - **ours**: the category's uint8 images live on the device; each step samples indices,
-  augments the whole batch there (``trainables.augmentations``) and trains;
+  augments the whole batch there (``trainables.augment``) and trains;
 - **reference**: what popular CutPaste reproductions do: a ``Dataset`` of PIL images whose
   ``__getitem__`` runs per-image PIL CutPaste 3-way (``bench.reference_pil``), batched by
   a ``DataLoader`` with worker processes, then copied to the device and trained.
@@ -32,12 +32,10 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 from bench.reference_pil import PilCutPaste3Way
-from trainables.augment_ops import PixelStore
-from trainables.augmentations import create_variant, source_batch
+from trainables.augment import PixelStore, create_variant, source_batch
 from trainables.config import TrialConfig
-from trainables.devices import prepare_model, synchronize
-from trainables.model import build_model
-from trainables.training import train_step
+from trainables.models import build_model
+from trainables.train import prepare_model, synchronize, train_step
 
 
 @dataclass(frozen=True)
@@ -53,7 +51,7 @@ class HotLoopRates:
 
 
 def model_step(model, opt, images: torch.Tensor, labels: torch.Tensor, amp: bool) -> None:
-    """``trainables.training.train_step`` without drawing and augmenting the batch: its forward
+    """``trainables.train.train_step`` without drawing and augmenting the batch: its forward
     (bf16 autocast where ``amp``), cross-entropy, backward and SGD step."""
     with torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=amp):
         loss = F.cross_entropy(model(images), labels)

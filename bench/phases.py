@@ -16,16 +16,17 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-from trainables.augmentations import create_variant
+from trainables.augment import create_variant
+from trainables.budgets import effective_config
 from trainables.config import TrialConfig, parse_set_args
-from trainables.crossfit import null_stats
 from trainables.data import load_category, resolve_data_root
-from trainables.density import DensityEstimator
-from trainables.devices import resolve_device
-from trainables.evaluation import embedding_sample, extract_features
+from trainables.evaluate import embedding_sample, extract_features, split_train
+from trainables.evaluate.crossfit import null_stats
 from trainables.metrics import image_auc
+from trainables.models import PRETRAINED_MODES
+from trainables.models.density import DensityEstimator
+from trainables.train import resolve_device
 from trainables.trial import start_training
-from trainables.validation import split_train
 
 
 class PhaseClock:
@@ -91,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--category", default="bottle")
     ap.add_argument("--variant", default="cutpaste_3way")
     ap.add_argument("--backbone", default="efficientnet_lite0")
-    ap.add_argument("--pretrained", default="finetune", choices=("none", "frozen", "finetune"))
+    fine_tuning = next(name for name, mode in PRETRAINED_MODES.items() if mode.head_first)   # both phases
+    ap.add_argument("--pretrained", default=fine_tuning, choices=list(PRETRAINED_MODES))
     ap.add_argument("--budget", default="smoke")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
@@ -99,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     values = {"category": args.category, "variant": args.variant, "backbone": args.backbone,
               "pretrained": args.pretrained, "threads": args.threads, **parse_set_args(args.sets)}
-    cfg = TrialConfig.from_dict(values, budget=args.budget, where="bench.phases")
+    cfg = effective_config(values, args.budget, where="bench.phases")
     torch.set_num_threads(cfg.threads)
     clock = PhaseClock()
     c0 = time.process_time()

@@ -55,7 +55,7 @@ def write_spec(folder: Path, trials: int) -> Path:
 
 
 def small_dataset(folder: Path) -> Path:
-    from trainables.synth import SynthSpec, generate_dataset
+    from trainables.data.generated import SynthSpec, generate_dataset
     spec = SynthSpec(seed=0, image_size=32, n_train=4, n_test_good=2, n_per_defect=1)
     return generate_dataset(folder / "data", spec, categories=CATEGORIES, workers=1, verbose=False)
 

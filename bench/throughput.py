@@ -12,12 +12,10 @@ from PIL import Image
 
 from bench.common import synthetic_images, timed
 from bench.reference_pil import PilCutPaste3Way
-from trainables.augment_ops import PixelStore
-from trainables.augmentations import create_variant, source_batch
+from trainables.augment import PixelStore, create_variant, source_batch
 from trainables.config import TrialConfig
-from trainables.devices import prepare_model
-from trainables.model import build_model
-from trainables.training import train_step
+from trainables.models import build_model
+from trainables.train import prepare_model, train_step
 
 
 def bench_augmentation(cfg: TrialConfig, device: torch.device, seconds: float) -> float:

@@ -8,6 +8,8 @@ density estimator and seed, minus the training:
   features of its random initialisation + GDE;
 - fine-tuned from ImageNet (``pretrained=finetune``): the ImageNet encoder frozen + GDE.
 
+(Each pretrained mode says what its control sets: ``trainables.models.pretrained``.)
+
 A control trains nothing, so the self-supervised task and its training-only parameters
 (learning rate, patch sizes, jitter, ...) cannot change it: they are reset to the
 budget's defaults and the variant to a canonical one, so one control serves every column
@@ -18,13 +20,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from trainables.augmentations import VARIANTS
-from trainables.config import TrialConfig, steps_trained
-
-# what a control keeps from its trained trial: the model, the data, the evaluation
-KEPT_FIELDS = ("category", "seed", "backbone", "image_size", "feature_layers", "density",
-               "patch_size", "patch_stride", "patch_gde", "gradcam", "heatmap_sample",
-               "val_fraction", "threshold_fpr", "embedding_sample", "device", "threads", "precision", "compile")
+from trainables.augment import VARIANTS
+from trainables.budgets import effective_config
+from trainables.config import TrialConfig, kept_by_controls, mode_of, steps_trained
 
 
 def is_control(config: dict[str, Any]) -> bool:
@@ -33,19 +31,23 @@ def is_control(config: dict[str, Any]) -> bool:
 
 
 def control_kind(config: dict[str, Any]) -> str:
-    """How a control is labelled in tables: what its encoder is."""
-    return "ImageNet-frozen" if str(config.get("pretrained")) == "frozen" else "untrained"
+    """How a control is labelled in tables: what its encoder is (its pretrained mode's
+    ``control_label``: ``untrained`` or ``ImageNet-frozen``)."""
+    return mode_of(config).control_label
+
+
+def control_values(config: dict[str, Any], config_class: type = TrialConfig) -> dict[str, Any]:
+    """What a control of the trained ``config`` sets, before the budget fills the rest: the fields
+    ``config_class`` marks ``kept()`` (the model, the data, the evaluation), a canonical variant of
+    the same level, and the values its pretrained mode gives its control (no training)."""
+    values = {k: config[k] for k in kept_by_controls(config_class) if k in config}
+    values["variant"] = "cutpaste_3way_patch" if VARIANTS[config["variant"]].patch_level else "cutpaste_3way"
+    values.update(mode_of(config).control)
+    return values
 
 
 def control_of(config: dict[str, Any], budget: str) -> dict[str, Any] | None:
     """The control trial's full config for a trained ``config``; None if it is a control."""
     if is_control(config):
         return None
-    patch = VARIANTS[config["variant"]].patch_level
-    values = {k: config[k] for k in KEPT_FIELDS if k in config}
-    values["variant"] = "cutpaste_3way_patch" if patch else "cutpaste_3way"
-    if config.get("pretrained") == "none":
-        values.update(pretrained="none", steps=0)
-    else:
-        values.update(pretrained="frozen", steps=0, head_steps=0)
-    return TrialConfig.from_dict(values, budget=budget, where="control").to_dict()
+    return effective_config(control_values(config), budget, where="control").to_dict()

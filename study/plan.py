@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 from study.controls import control_kind, is_control
 from study.spec import SpecError, StudySpec, TrialSpec, expand, load_spec
-from trainables.config import parse_set_args, steps_trained
+from trainables.config import mode_of, parse_set_args, steps_trained
 
 
 @dataclass(frozen=True)
@@ -42,8 +42,7 @@ class Plan:
 def make_plan(study: str, data_root: str | None = None, categories: str | None = None, seeds: int | None = None,
               budget: str | None = None, sets: Sequence[str] = ()) -> Plan:
     """Raises SpecError, ConfigError or DatasetError before anything starts."""
-    from trainables.data import resolve_data_root
-    from trainables.layout import list_categories
+    from trainables.data import list_categories, resolve_data_root
     if seeds is not None and seeds < 1:
         raise SpecError(f"--seeds {seeds}: a study needs at least 1 seed")
     if categories is not None:
@@ -73,13 +72,13 @@ def describe_models(trials: Sequence[TrialSpec]) -> str:
     """One line per model the study trains (and per control): what a reader must know
     before trusting any number, since a budget must never swap the model under a table."""
     def model(c: dict[str, Any]) -> str:
+        mode = mode_of(c)
         if is_control(c):
             enc = f"{c['backbone']} {control_kind(c)} + GDE (control, no training)"
-        elif c["pretrained"] == "finetune":
-            enc = (f"{c['backbone']} fine-tuned from ImageNet ({c['head_steps']:,} head + "
-                   f"{c['steps']:,} all-layer steps)")
+        elif mode.head_first:
+            enc = f"{c['backbone']} {mode.label} ({c['head_steps']:,} head + {c['steps']:,} all-layer steps)"
         else:
-            enc = f"{c['backbone']} trained from scratch ({c['steps']:,} steps, lr {c['lr']:g})"
+            enc = f"{c['backbone']} {mode.label} ({c['steps']:,} steps, lr {c['lr']:g})"
         return f"{enc}, {c['image_size']} px, batch {c['batch_size']}"
 
     counts = Counter(model(t.config) for t in trials)
@@ -88,7 +87,7 @@ def describe_models(trials: Sequence[TrialSpec]) -> str:
 
 def trained_images(config: dict[str, Any]) -> int:
     """Images a trial trains on: steps x source batch x the variant's classes (3-way: 3)."""
-    from trainables.augmentations import create_variant
+    from trainables.augment import create_variant
     return steps_trained(config) * config["batch_size"] * create_variant(config["variant"]).num_classes
 
 

@@ -21,7 +21,8 @@ from typing import Any
 
 import yaml
 
-from trainables.config import BUDGETS, FIELD_TYPES, ConfigError, TrialConfig, budget_defaults, coerce
+from trainables.budgets import BUDGETS, budget_defaults, effective_config
+from trainables.config import FIELD_TYPES, ConfigError, TrialConfig, coerce
 
 SPEC_DIR = Path(__file__).parent / "specs"
 _SPEC_KEYS = {"name", "description", "budget", "base", "axes", "one_at_a_time", "categories", "seeds",
@@ -147,7 +148,7 @@ def load_spec(name_or_path: str) -> StudySpec:
     # every setting must be a valid config (catches unknown variants, bad ranges)
     for values in draft.settings():
         try:
-            TrialConfig.from_dict(resolve_relative(values, budget), budget=budget, where=where)
+            effective_config(resolve_relative(values, budget), budget, where=where)
         except ConfigError as e:
             raise SpecError(str(e)) from None
     resources = {"cpu": 1, "gpu": 0, **(raw.get("resources") or {})}
@@ -250,7 +251,7 @@ def expand(spec: StudySpec, categories: list[str], seeds: int | None = None,
             for seed in range(n_seeds):
                 values = resolve_relative({**setting, **(overrides or {}), "category": category, "seed": seed},
                                           budget)
-                cfg = TrialConfig.from_dict(values, budget=budget, where=spec.path).to_dict()
+                cfg = effective_config(values, budget, where=spec.path).to_dict()
                 add(cfg, trials)
                 control = control_of(cfg, budget) if with_controls else None
                 if control is not None:

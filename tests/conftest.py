@@ -17,14 +17,14 @@ SHARED = REPO.parent / "shared"
 
 @pytest.fixture(scope="session")
 def small_spec():
-    from trainables.synth import SynthSpec
+    from trainables.data.generated import SynthSpec
     return SynthSpec(seed=0, image_size=64, n_train=12, n_test_good=6, n_per_defect=3)
 
 
 @pytest.fixture(scope="session")
 def small_dataset(tmp_path_factory, small_spec) -> Path:
     """Two categories (a texture and an object) of the generated dataset at 64 px."""
-    from trainables.synth import generate_dataset
+    from trainables.data.generated import generate_dataset
     root = tmp_path_factory.mktemp("data") / "generated"
     return generate_dataset(root, small_spec, categories=("carpet", "bottle"), workers=1, verbose=False)
 

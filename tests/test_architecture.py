@@ -110,9 +110,8 @@ def layer(module: str) -> int:
 def test_the_import_graph_sees_the_packages_and_their_imports():
     """Guards the reader itself: it finds modules, function-level and ``from pkg import mod`` imports."""
     assert {"trainables.trial", "study.spec", "analysis.tables", "bench.throughput"} <= set(MODULES)
-    assert "trainables.augment_ops" in GRAPH["trainables.augmentations"]       # from trainables import augment_ops
-    assert "trainables.trial" in GRAPH["trainables.run"]                       # imported inside main()
-    assert "trainables.config" not in GRAPH["trainables.augmentations"]        # under TYPE_CHECKING only
+    assert "trainables.augment.ops" in GRAPH["trainables.augment.variants"]    # from trainables.augment import ops
+    assert "trainables.data.generated" in GRAPH["bench.scale"]                 # imported inside a function
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None
 
@@ -127,13 +126,50 @@ def test_no_layer_imports_a_higher_one():
     assert upward == [], "\n".join(upward)
 
 
-def test_nothing_imports_bench_and_the_trainables_bench_alias_runs_it_by_name():
+def test_nothing_imports_bench():
     importers = sorted(m for m, targets in GRAPH.items()
                        if any(t.split(".")[0] == "bench" for t in targets) and m.split(".")[0] != "bench")
     assert importers == []
-    alias = (REPO / "trainables" / "bench.py").read_text()
-    assert GRAPH["trainables.bench"] == set() and 'runpy.run_module("bench"' in alias
-    assert len(alias.splitlines()) <= 15
+
+
+def runtime_imports(module: str) -> set[str]:
+    """Every first-party module that importing ``module`` runs: what it imports, the packages
+    those sit in (importing ``a.b.c`` runs ``a/__init__`` and ``a/b/__init__`` first), and so on."""
+    seen: set[str] = set()
+    todo = [module]
+    while todo:
+        for target in GRAPH[todo.pop()]:
+            parts = target.split(".")
+            for name in (".".join(parts[:i]) for i in range(1, len(parts) + 1)):
+                if name in GRAPH and name not in seen:
+                    seen.add(name)
+                    todo.append(name)
+    return seen
+
+
+# the registries ``trainables.config`` validates against, imported at its top
+CONFIG_REGISTRIES = ("trainables.augment.variants", "trainables.models.backbones", "trainables.models.density",
+                     "trainables.models.pretrained")
+
+
+@pytest.mark.parametrize("registry", CONFIG_REGISTRIES)
+def test_the_config_imports_its_registries_and_no_registry_imports_the_config(registry):
+    assert registry in runtime_imports("trainables.config")
+    assert "trainables.config" not in runtime_imports(registry) | runtime_imports(registry.rpartition(".")[0])
+
+
+def test_trainables_has_no_first_party_imports_inside_functions():
+    """A module's dependencies are read at its top (cycles cannot hide in function bodies)."""
+    inside = []
+    for module, path in MODULES.items():
+        if module.split(".")[0] != "trainables":
+            continue
+        for fn in ast.walk(ast.parse(path.read_text())):
+            if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                inside += [f"{module}:{node.lineno}" for node in ast.walk(fn)
+                           if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in LAYERS
+                           or isinstance(node, ast.Import) and any(a.name.split(".")[0] in LAYERS for a in node.names)]
+    assert inside == []
 
 
 @pytest.mark.parametrize("module", sorted(m for m in MODULES if m.split(".")[0] in SIZE_CHECKED))

@@ -26,7 +26,7 @@ resources:
 
 
 def test_loco_layout_runs_through_launch_and_tables_show_its_group(tmp_path, small_spec):
-    from trainables.synth_layouts import generate_layout
+    from trainables.data.generated import generate_layout
     data = generate_layout("mvtec_loco", tmp_path / "loco", small_spec, workers=1, verbose=False)
     spec = tmp_path / "loco_e2e.yaml"
     spec.write_text(SPEC)

@@ -2,30 +2,34 @@
 
 Every field is a flat snake_case name, because every field becomes a column of the
 results table (DESIGN.md). Paper values (METHOD.md, Li et al. 2021) are the defaults;
-a *budget* is a named set of overrides for a compute scale, and a study spec or a
-``--set key=value`` flag overrides any field after that.
+a *budget* (``trainables.budgets``) is a named set of overrides for a compute scale, and a
+study spec or a ``--set key=value`` flag overrides any field after that.
 
 One cohesive module of a trial's parameters: the dataclass with its defaults, their
-validation, typed parsing of values from YAML or the command line, and the budgets; they
-change together when a field is added. Which variants, backbones and densities exist is not
-decided here: validation asks their registries (``trainables.augmentations.VARIANTS``,
-``trainables.backbones.BACKBONES``, ``trainables.density.DENSITIES``).
+validation, and typed parsing of values from YAML or the command line; they change together
+when a field is added. Which variants, backbones, pretrained modes and densities exist is not
+decided here: validation asks their registries (``trainables.augment.VARIANTS``,
+``trainables.models.BACKBONES``, ``PRETRAINED_MODES`` and ``DENSITIES``), imported at the top;
+none of them imports this module. Fields a control trial keeps from its trained trial (the
+model, the data, the evaluation) are marked ``kept()``: ``kept_by_controls`` lists them.
 """
 from __future__ import annotations
 
 import dataclasses
 import difflib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, Mapping
 
-BUDGETS = ("smoke", "reduced", "paper")
-PRETRAINED_MODES = ("none", "frozen", "finetune")
+from trainables.augment import VARIANTS
+from trainables.models import BACKBONES, DENSITIES, PRETRAINED_MODES, TIMM_PREFIX, PretrainedMode, find_backbone
+from trainables.models.backbones import EFFICIENTNET_LEVELS, STAGES
+
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "bf16", "fp32")
 # where pixel metrics (pixel_auc, pixel_ap, aupro) are scored: "image" at image_size against
 # masks shrunk to it (NEAREST, as the cache keeps them), "native" with the maps upsampled
 # (bilinear) to each test image's own resolution against its masks read from disk at that size;
-# trainables.evaluation.PIXEL_TARGETS implements each
+# trainables.evaluate.PIXEL_TARGETS implements each
 PIXEL_RESOLUTIONS = ("image", "native")
 
 
@@ -33,22 +37,28 @@ class ConfigError(ValueError):
     """A config key or value is not acceptable; the message names the field."""
 
 
+def kept(default: Any) -> Any:
+    """A field a control trial keeps from its trained trial (``study.controls``); it resets the others."""
+    return field(default=default, metadata={"kept_by_controls": True})
+
+
 @dataclass(frozen=True)
 class TrialConfig:
+    # kept(default): a control trial keeps the field (the model, the data, the evaluation)
     # what is run
     variant: str = "cutpaste_3way"
-    category: str = "bottle"
-    seed: int = 0
+    category: str = kept("bottle")
+    seed: int = kept(0)
     # optimisation (paper Sec. 4 / App. A: SGD, momentum 0.9, lr 0.03, cosine, wd 3e-5)
-    image_size: int = 256
+    image_size: int = kept(256)
     batch_size: int = 32          # source images per step; 3-way trains 3x this many
     steps: int = 65536            # 256 "epochs" of 256 steps
     lr: float = 0.03
     momentum: float = 0.9
     weight_decay: float = 3e-5
     # model
-    backbone: str = "resnet18"
-    pretrained: str = "none"      # none: from scratch; frozen: features only; finetune: App. A
+    backbone: str = kept("resnet18")
+    pretrained: str = "none"      # a PRETRAINED_MODES name: none (from scratch), frozen, finetune (App. A)
     head_steps: int = 2560        # finetune: head-only steps at lr first (10 epochs of 256)
     finetune_lr: float = 1e-4     # finetune: lr of the all-layer phase, BN statistics frozen
     head_depth: int = 2           # hidden 512-wide layers of the MLP head (paper silent)
@@ -84,37 +94,33 @@ class TrialConfig:
     confetti_blur_sigma: float = 5.0         # FCDD smooth_noise std, px at 240; 0 = no smoothing
     confetti_invert_threshold: float = 0.025  # FCDD OnlineSupervisor.invert_threshold (grey levels of 255)
     # patch-level variants (*_patch, Sec. 4.2 / App. A.5): crops, dense scoring, localization
-    patch_size: int = 64          # training crop and scoring window (App. A.5 uses 32)
-    patch_stride: int = 4         # stride of dense patch scoring over the test image
-    patch_gde: str = "auto"       # auto: per-location GDE for aligned objects (registry), else shared
-    gradcam: bool = False         # image-level variants: GradCAM heatmaps and pixel_auc (Table 2)
-    heatmap_sample: int = 4       # test images whose heatmaps are kept for Figure 4
+    patch_size: int = kept(64)        # training crop and scoring window (App. A.5 uses 32)
+    patch_stride: int = kept(4)       # stride of dense patch scoring over the test image
+    patch_gde: str = kept("auto")     # auto: per-location GDE for aligned objects (registry), else shared
+    gradcam: bool = kept(False)       # image-level variants: GradCAM heatmaps and pixel_auc (Table 2)
+    heatmap_sample: int = kept(4)     # test images whose heatmaps are kept for Figure 4
     pixel_resolution: str = "image"   # pixel metrics at image_size, or "native": each test image's own
     #                                   size (a 2 px scratch can vanish from a mask shrunk to 256 px)
     # density estimator on L2-normalised pooled features of un-augmented train/good
-    density: str = "ledoit_wolf"
-    feature_layers: str = "layer4"   # comma list of encoder stages pooled for the GDE: layer1..layer4
-    #                                  (strides 4-32), or for EfficientNet level1..level9 (backbones.py)
+    density: str = kept("ledoit_wolf")
+    feature_layers: str = kept("layer4")   # comma list of encoder stages pooled for the GDE: layer1..layer4
+    #                                        (strides 4-32), or for EfficientNet level1..level9 (backbones.py)
     # evaluation / bookkeeping
     eval_interval: int = 0        # steps between evaluations; 0 = only at the end
     log_interval: int = 0         # steps between learning-curve points (loss, accuracy, lr); 0 = auto:
     #                               about 100 points per trial, every step for trials under 100 steps
-    val_fraction: float = 0.1     # share of train/good held out of training and the GDE, for val_auc and
-    #                               the deployable threshold (unused where the dataset has validation/good)
-    threshold_fpr: float = 0.01   # the threshold flags at most this share of the held-out normal images
-    embedding_sample: int = 64    # embeddings kept for t-SNE figures
-    device: str = "auto"
-    threads: int = 0              # torch CPU threads; 0 = torch's default
-    compile: bool = False         # torch.compile the model (off by default on CPU)
-    precision: str = "auto"       # auto: bf16 autocast + channels-last on CUDA and bf16-capable CPUs
+    val_fraction: float = kept(0.1)     # share of train/good held out of training and the GDE, for val_auc
+    #                                     and the deployable threshold (unused where the dataset has validation/good)
+    threshold_fpr: float = kept(0.01)   # the threshold flags at most this share of the held-out normal images
+    embedding_sample: int = kept(64)    # embeddings kept for t-SNE figures
+    device: str = kept("auto")
+    threads: int = kept(0)              # torch CPU threads; 0 = torch's default
+    compile: bool = kept(False)         # torch.compile the model (off by default on CPU)
+    precision: str = kept("auto")       # auto: bf16 autocast + channels-last on CUDA and bf16-capable CPUs
 
     # ------------------------------------------------------------------ checks
     def __post_init__(self) -> None:
         # the registries are the authority on what exists
-        from trainables.augmentations import VARIANTS
-        from trainables.backbones import BACKBONES, EFFICIENTNET_LEVELS, STAGES, TIMM_PREFIX, find_backbone
-        from trainables.density import DENSITIES
-
         def need(ok: bool, name: str, rule: str) -> None:
             if not ok:
                 raise ConfigError(f"config field '{name}' = {getattr(self, name)!r}: {rule}")
@@ -133,7 +139,7 @@ class TrialConfig:
         need(self.head_steps >= 0, "head_steps", "must be >= 0")
         need(self.finetune_lr > 0, "finetune_lr", "must be > 0")
         need(self.pretrained in PRETRAINED_MODES, "pretrained", f"must be one of {list(PRETRAINED_MODES)}")
-        need(self.pretrained == "none" or backbone.pretrainable, "pretrained",
+        need(not PRETRAINED_MODES[self.pretrained].imagenet or backbone.pretrainable, "pretrained",
              f"backbone={self.backbone} has no pretrained weights; only pretrained=none")
         need(self.head_depth >= 0, "head_depth", "must be >= 0")
         need(0 <= self.jitter <= 1, "jitter", "must be in [0, 1]")
@@ -193,7 +199,6 @@ class TrialConfig:
     def train_size(self) -> int:
         """Side of the images a training step augments: the ``patch_size`` crop for
         patch-level variants (Sec. 4.2), else ``image_size``."""
-        from trainables.augmentations import VARIANTS
         return self.patch_size if VARIANTS[self.variant].patch_level else self.image_size
 
     def scar_scale(self, side: int | None = None) -> float:
@@ -204,24 +209,16 @@ class TrialConfig:
 
     # ------------------------------------------------------------- builders
     @classmethod
-    def from_dict(cls, values: Mapping[str, Any], *, budget: str | None = None,
-                  where: str = "config") -> "TrialConfig":
+    def from_dict(cls, values: Mapping[str, Any], *, where: str = "config") -> "TrialConfig":
         """Validate a mapping: unknown keys and bad values raise ConfigError naming them.
 
-        ``budget`` applies that budget's defaults first; ``values`` win over it.
+        Fields ``values`` lacks take the dataclass defaults; a budget's defaults come first
+        in ``trainables.budgets.effective_config``, the one way to build a trial's config.
         """
-        merged: dict[str, Any] = {}
-        if budget is not None:
-            merged.update(budget_defaults(budget, values))
         unknown = [k for k in values if k not in FIELD_TYPES]
         if unknown:
-            hints = []
-            for k in unknown:
-                close = difflib.get_close_matches(k, FIELD_TYPES, n=1)
-                hints.append(f"'{k}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
-            raise ConfigError(f"{where}: unknown config key(s) {', '.join(hints)}")
-        for k, v in values.items():
-            merged[k] = coerce(k, v, where=where)
+            raise ConfigError(f"{where}: unknown config key(s) {', '.join(_hint(k) for k in unknown)}")
+        merged = {k: coerce(k, v, where=where) for k, v in values.items()}
         try:
             return cls(**merged)
         except ConfigError as e:
@@ -240,12 +237,16 @@ FIELD_TYPES: dict[str, type] = {
 }
 
 
+def _hint(key: str) -> str:
+    """``'lrr' (did you mean 'lr'?)``: an unknown key and the closest field name."""
+    close = difflib.get_close_matches(key, FIELD_TYPES, n=1)
+    return f"'{key}'" + (f" (did you mean '{close[0]}'?)" if close else "")
+
+
 def coerce(key: str, value: Any, *, where: str = "config") -> Any:
     """Turn a YAML or command-line value into the field's type, or say why not."""
     if key not in FIELD_TYPES:
-        close = difflib.get_close_matches(key, FIELD_TYPES, n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
-        raise ConfigError(f"{where}: unknown config key '{key}'{hint}")
+        raise ConfigError(f"{where}: unknown config key {_hint(key)}")
     typ = FIELD_TYPES[key]
     try:
         if typ is bool:
@@ -284,68 +285,16 @@ def parse_set_args(pairs: list[str] | None, *, where: str = "--set") -> dict[str
     return out
 
 
-# Budgets: a named compute scale. A budget sets compute only (image size, steps, batch,
-# learning rate, evaluation interval and the like), never the model: backbone and
-# pretrained mode come from the spec or the flags, so "Table 1 at smoke" still trains a
-# ResNet-18 from scratch (DESIGN.md, "Comparisons a reader can trust"). "paper" is exactly
-# the dataclass defaults. Each smoke size was chosen by measurement on 2 CPU cores (README,
-# "Choosing the smoke budget" and "Where training from scratch starts to pay").
-MODEL_FIELDS = ("backbone", "pretrained")      # what a budget may never set
-_BUDGETS: dict[str, dict[str, Any]] = {
-    "paper": {},
-    "reduced": {"image_size": 256, "steps": 8192, "eval_interval": 2048},
-}
-# Smoke, ResNet-18 from scratch (pretrained=none): 64 px, 16 source images per step (48
-# trained in 3-way), lr 0.1 (beat batch 32 / lr 0.03 on 3 categories), and 768 steps: on
-# the measured learning curve (study `learning_curve`, README "Where training from scratch
-# starts to pay") every category and seed was above its untrained control from 768 steps on,
-# while at 256-512 steps bottle was not (160 steps, the old size, scored below its control
-# on a real-photo texture). About 2 min per trial on 2 bf16 cores, 6 min contended.
-_SCRATCH_SMOKE = {"image_size": 64, "batch_size": 16, "steps": 768, "lr": 0.1,
-                  "eval_interval": 0, "embedding_sample": 32}
-# Smoke, ImageNet-pretrained encoders (frozen or finetune): the paper's Table 3 recipe
-# shortened: 160 px, 8 source images per step, 10 head-only steps at lr 0.03, then 10 steps
-# of all layers at lr 1e-4 with BatchNorm statistics frozen. Chosen by measurement so that
-# the demo (15 fine-tuned trials + 15 frozen controls, two at a time) fits 12 minutes on 2
-# cores without bf16 (README, "The demo on a CPU without bf16"): on an emulated AVX2 CPU at
-# fp32 a fine-tuned Lite0 trial took about 90 CPU-s at the former 224 px / 20 all-layer
-# steps (63 of them in the all-layer phase) and its control about 17. 128 px with 20 steps
-# cost about the same as 160 px with 10 but lost more AUC (both the model and its control:
-# metal_nut 0.78 against 0.91 at 160 px); 20 all-layer steps at lr 1e-4 barely move the
-# encoder at this budget, so halving them changes little beside its control.
-_PRETRAINED_SMOKE = {"image_size": 160, "batch_size": 8, "head_steps": 10, "steps": 10,
-                     "eval_interval": 0, "embedding_sample": 32}
-# Smoke, patch-level variants: 32 px windows of 128 px images scored at stride 8 (13 x 13
-# windows per image), local features (stages 2 and 3) (README, "Localization").
-_PATCH_SMOKE = {"image_size": 128, "patch_size": 32, "patch_stride": 8, "batch_size": 16,
-                "feature_layers": "layer2,layer3", "eval_interval": 0, "embedding_sample": 32}
-_PATCH_PRETRAINED_SMOKE = {**_PATCH_SMOKE, "head_steps": 10, "steps": 20}
-_PATCH_SCRATCH_SMOKE = {**_PATCH_SMOKE, "steps": 512, "lr": 0.1}
-
-
-def budget_defaults(budget: str, values: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The budget's compute defaults for the model that ``values`` names.
-
-    The model (backbone, pretrained mode, and whether the variant is patch-level) is read
-    from ``values`` or the dataclass defaults, never chosen here: smoke sizes a scratch
-    ResNet-18 differently from a pretrained encoder, but does not swap one for the other.
-    """
-    if budget not in _BUDGETS and budget != "smoke":
-        raise ConfigError(f"unknown budget {budget!r}; choose one of {list(BUDGETS)}")
-    if budget != "smoke":
-        return dict(_BUDGETS[budget])
-    values = values or {}
-    pretrained = str(values.get("pretrained", TrialConfig.pretrained)) != "none"
-    from trainables.augmentations import VARIANTS
-    variant = VARIANTS.get(str(values.get("variant", TrialConfig.variant)))
-    if variant is not None and variant.patch_level:
-        return dict(_PATCH_PRETRAINED_SMOKE if pretrained else _PATCH_SCRATCH_SMOKE)
-    return dict(_PRETRAINED_SMOKE if pretrained else _SCRATCH_SMOKE)
+def mode_of(config: TrialConfig | Mapping[str, Any]) -> PretrainedMode:
+    """The pretrained mode of a config or a mapping (a results row); a missing or unknown value
+    (an empty cell of a failed trial's row) reads as the default mode."""
+    name = config.pretrained if isinstance(config, TrialConfig) else config.get("pretrained")
+    return PRETRAINED_MODES.get(str(name), PRETRAINED_MODES[TrialConfig.pretrained])
 
 
 def steps_trained(config: TrialConfig | Mapping[str, Any]) -> int:
-    """How many optimizer steps a config trains: ``head_steps + steps`` when fine-tuning (the
-    head-only phase, then all layers), 0 for a frozen encoder, else ``steps``.
+    """How many optimizer steps a config trains: its pretrained mode's phases, ``head_steps +
+    steps`` when fine-tuning (head only, then all layers), 0 for a frozen encoder, else ``steps``.
 
     The one answer for everything that sizes a trial: the cost projection, a scheduler's
     ``max_t`` and whether a config is a control (trains nothing). A mapping may lack fields;
@@ -356,8 +305,10 @@ def steps_trained(config: TrialConfig | Mapping[str, Any]) -> int:
             return getattr(config, name)
         return config.get(name, getattr(TrialConfig, name))
 
-    pretrained = str(get("pretrained"))
-    if pretrained == "frozen":
-        return 0
-    steps = int(get("steps") or 0)
-    return steps + int(get("head_steps") or 0) if pretrained == "finetune" else steps
+    phases = mode_of(config).phases(int(get("steps") or 0), int(get("head_steps") or 0), lr=0.0, finetune_lr=0.0)
+    return sum(p.steps for p in phases)
+
+
+def kept_by_controls(config_class: type = TrialConfig) -> tuple[str, ...]:
+    """The fields marked ``kept()``: what a control trial keeps from its trained trial."""
+    return tuple(f.name for f in fields(config_class) if f.metadata.get("kept_by_controls"))

@@ -13,14 +13,17 @@ import argparse
 import json
 import sys
 
-from trainables.config import BUDGETS, ConfigError, TrialConfig, parse_set_args
-from trainables.errors import DatasetError
+from trainables.budgets import BUDGETS, effective_config
+from trainables.config import ConfigError, TrialConfig, parse_set_args
+from trainables.data import DatasetError, UnknownCategoryError, list_categories, resolve_data_root
+from trainables.metrics import TRIAL_METRICS
+from trainables.trial import run_trial
 
 
 def build_config(category: str, variant: str, budget: str, seed: int, sets: list[str]) -> TrialConfig:
     values = {"category": category, "variant": variant, "seed": seed}
     values.update(parse_set_args(sets))
-    return TrialConfig.from_dict(values, budget=budget, where="trainables.run")
+    return effective_config(values, budget, where="trainables.run")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,14 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         cfg = build_config(args.category, args.variant, args.budget, args.seed, args.sets)
-        from trainables.data import resolve_data_root
-        from trainables.layout import list_categories
-        from trainables.errors import UnknownCategoryError
         root = resolve_data_root(args.data_root)
         if cfg.category not in list_categories(root):
             raise UnknownCategoryError(f"--category '{cfg.category}' not found under {root}; "
                                        f"categories there: {list_categories(root)}")
-        from trainables.trial import run_trial
         result = run_trial(cfg, data_root=root, verbose=True)
     except (ConfigError, DatasetError) as e:
         print(f"error: {e}", file=sys.stderr)
@@ -70,7 +69,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"train {m['train_seconds']:.1f}s  eval {m['eval_seconds']:.1f}s  "
           f"{m['images_per_second']:.0f} images/s on {m['device']}")
     if args.json:
-        from trainables.metrics import TRIAL_METRICS
         print(json.dumps({**{k: m.get(k) for k in TRIAL_METRICS}, "config": cfg.to_dict()}))
     return 0
 

@@ -8,7 +8,8 @@ so a scheduler can stop the trial early and a wrapper can checkpoint ``state``. 
 its learning rate become a point of the trial's learning curve (``TrialResult.history``),
 joined by the AUCs at the steps that are evaluated.
 
-This module only composes the others (``devices``, ``training``, ``evaluation``): it owns
+This module only composes the packages (``data``, ``augment``, ``models``, ``train``,
+``evaluate``): it owns
 the trial's result, the metrics each evaluation reports, and the checkpoint state a
 wrapper saves and a retry resumes from.
 """
@@ -23,17 +24,13 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import torch
 
-from trainables.augment_ops import PixelStore
-from trainables.augmentations import Variant, create_variant
+from trainables.augment import PixelStore, Variant, create_variant
 from trainables.config import TrialConfig
-from trainables.data import CategoryData, load_category, resolve_data_root
-from trainables.dataset_identity import dataset_id
-from trainables.devices import device_label, prepare_model, resolve_device, synchronize
-from trainables.evaluation import embedding_sample, evaluate, heatmap_rows
+from trainables.data import CategoryData, dataset_id, load_category, resolve_data_root
+from trainables.evaluate import embedding_sample, evaluate, heatmap_rows, split_category
 from trainables.metrics import ANOMALY_METRICS, HISTORY_METRICS
-from trainables.model import build_model
-from trainables.training import Trainer
-from trainables.validation import split_category
+from trainables.models import build_model
+from trainables.train import Trainer, device_label, prepare_model, resolve_device, synchronize
 
 Report = Callable[[dict[str, Any], dict[str, Any] | None], None]
 FINAL_KEYS = ("train_score_mean", "train_score_std", "null_score_mean", "null_score_std", "null_score_method")

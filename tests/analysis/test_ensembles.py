@@ -7,8 +7,8 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from analysis.stats import ensemble_auc, ensembles
-from trainables.crossfit import crossfit_scores, n_folds, null_stats
-from trainables.density import DensityEstimator
+from trainables.evaluate.crossfit import crossfit_scores, n_folds, null_stats
+from trainables.models.density import DensityEstimator
 
 
 def gde(fit: np.ndarray, held: np.ndarray) -> np.ndarray:

@@ -14,11 +14,10 @@ def test_real_smoke_trials_on_mvtec_named_data_get_no_paper_values(tmp_path, sma
     from study.ray_trial import make_row
     from study.sink import ResultsSink, read_scores, read_trials
     from study.spec import trial_key
-    from trainables.categories import MVTEC_CATEGORIES
+    from trainables.budgets import effective_config
     from trainables.config import TrialConfig
-    from trainables.dataset_identity import dataset_id
-    from trainables.layout import list_categories
-    from trainables.synth import generate_dataset
+    from trainables.data import MVTEC_CATEGORIES, dataset_id, list_categories
+    from trainables.data.generated import generate_dataset
     from trainables.trial import run_trial
 
     made = generate_dataset(tmp_path / "generated", small_spec, workers=1, verbose=False)
@@ -30,7 +29,7 @@ def test_real_smoke_trials_on_mvtec_named_data_get_no_paper_values(tmp_path, sma
     sink = ResultsSink(str(tmp_path / "results"))
     tiny = {"image_size": 32, "batch_size": 4, "steps": 4, "embedding_sample": 4, "threads": 1}
     for cat in ("carpet", "bottle"):
-        cfg = TrialConfig.from_dict({**tiny, "category": cat, "variant": "cutpaste_3way"}, budget="smoke")
+        cfg = effective_config({**tiny, "category": cat, "variant": "cutpaste_3way"}, "smoke")
         ctl = TrialConfig.from_dict({**control_of(cfg.to_dict(), "smoke"), **tiny, "steps": 0})
         for c in (cfg, ctl):
             result = run_trial(c, data_root=copy)

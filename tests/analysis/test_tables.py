@@ -68,7 +68,7 @@ PROTOCOL = {"backbone": "resnet18", "pretrained": "none", "image_size": 256, "st
 
 def protocol_trials(dataset: str = "mvtec_ad@abc", seeds: int = 5, categories=None, **changes) -> pd.DataFrame:
     """Table 1 at the paper's protocol: 15 categories x 5 seeds, made-up AUCs, plus controls."""
-    from trainables.categories import MVTEC_CATEGORIES
+    from trainables.data import MVTEC_CATEGORIES
     rng = np.random.default_rng(1)
     rows = []
     for cat in categories or MVTEC_CATEGORIES:

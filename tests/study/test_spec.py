@@ -36,7 +36,7 @@ def test_tables_7_and_8_vary_one_parameter_at_a_time_as_the_paper_does():
 
 
 def test_relative_steps_follow_the_budget():
-    from trainables.config import budget_defaults
+    from trainables.budgets import budget_defaults
     smoke = expand(load_spec("table7_optim"), ["bottle"], seeds=1, budget="smoke")
     base_steps = budget_defaults("smoke", {"pretrained": "none"})["steps"]
     assert {t.config["steps"] for t in smoke if t.config["lr"] == 0.01} == {base_steps}

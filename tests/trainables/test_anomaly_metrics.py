@@ -10,9 +10,9 @@ import pytest
 import torch
 from sklearn.metrics import average_precision_score, f1_score
 
-from trainables.anomaly_metrics import (aupro, detection_metrics, f1_max, flag_rates, image_ap, pixel_ap,
+from trainables.metrics import (aupro, detection_metrics, f1_max, flag_rates, image_ap, pixel_ap,
                                         pro_curve, threshold_at_fpr, threshold_metrics)
-from trainables.validation import held_out_normals, split_category
+from trainables.evaluate.validation import held_out_normals, split_category
 
 
 # ------------------------------------------------------------------ AUPRO
@@ -174,9 +174,9 @@ def test_a_dataset_validation_split_is_the_held_out_set_else_a_share_of_train_go
 def test_evaluation_fits_the_gde_without_the_held_out_images_and_thresholds_on_them(small_dataset):
     from trainables.config import TrialConfig
     from trainables.data import load_category
-    from trainables.density import DensityEstimator
-    from trainables.evaluation import evaluate, extract_features
-    from trainables.model import build_model
+    from trainables.models.density import DensityEstimator
+    from trainables.evaluate import evaluate, extract_features
+    from trainables.models import build_model
 
     cfg = TrialConfig(category="bottle", image_size=32, steps=0, val_fraction=0.25, threshold_fpr=0.2, threads=1)
     data = load_category(small_dataset, "bottle", 32, verbose=False)
@@ -217,7 +217,7 @@ def test_a_patch_trial_reports_every_new_metric_in_range(small_dataset):
 
 
 def test_on_mvtec_loco_the_validation_split_gives_the_threshold_and_logical_structural_aucs(tmp_path, small_spec):
-    from trainables.synth_layouts import generate_layout
+    from trainables.data.generated import generate_layout
     from trainables.trial import run_trial
     root = generate_layout("mvtec_loco", tmp_path / "loco", small_spec, categories=("breakfast_box",), workers=1,
                            verbose=False)
@@ -234,7 +234,7 @@ def test_on_mvtec_loco_the_validation_split_gives_the_threshold_and_logical_stru
 def test_smoke_patch_trial_on_generated_grid_prints_the_new_metrics_in_its_json(tmp_path, small_spec):
     """The acceptance command (``trainables.run --category grid --variant cutpaste_3way_patch
     --budget smoke --json``) on a small generated grid: the real smoke budget, minutes on 2 cores."""
-    from trainables.synth import generate_dataset
+    from trainables.data.generated import generate_dataset
     root = generate_dataset(tmp_path / "generated", small_spec, categories=("grid",), workers=1, verbose=False)
     out = subprocess.run([sys.executable, "-m", "trainables.run", "--data-root", str(root), "--category", "grid",
                           "--variant", "cutpaste_3way_patch", "--budget", "smoke", "--json"],

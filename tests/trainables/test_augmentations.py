@@ -3,12 +3,10 @@ import math
 import pytest
 import torch
 
-from trainables import augment_ops as ops
-from trainables import confetti_ops
-from trainables.augment_ops import PixelStore
+from trainables.augment import PixelStore, confetti as confetti_ops, ops
 import torch.nn.functional as F
 
-from trainables.augmentations import (AUGMENTATIONS, FCDD_MVTEC_SIDE, VARIANTS, confetti_noise, create_variant,
+from trainables.augment.variants import (AUGMENTATIONS, FCDD_MVTEC_SIDE, VARIANTS, confetti_noise, create_variant,
                                       cutpaste_edit, scar_edit, source_batch)
 from trainables.config import ConfigError, TrialConfig
 

@@ -3,11 +3,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from trainables.backbones import EFFICIENTNET_LEVELS, STAGES, EfficientNetLite0Encoder, build_encoder
+from trainables.models.backbones import EFFICIENTNET_LEVELS, STAGES, EfficientNetLite0Encoder, build_encoder
 from trainables.config import ConfigError, TrialConfig
-from trainables.model import build_model
+from trainables.models import build_model
 from trainables.trial import run_trial
-from trainables.weights import MissingWeightsError
+from trainables.models import MissingWeightsError
 
 TINY = {"image_size": 64, "batch_size": 4, "embedding_sample": 4, "threads": 1}
 EGYPTIAN_CAT, CAT_CLASSES = 285, {281, 282, 283, 284, 285}   # tabby, tiger, Persian, Siamese, Egyptian

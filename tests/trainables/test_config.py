@@ -1,10 +1,11 @@
 import pytest
 
+from trainables.budgets import effective_config
 from trainables.config import ConfigError, TrialConfig, parse_set_args
 
 
 def test_paper_budget_is_the_paper_settings():
-    c = TrialConfig.from_dict({}, budget="paper")
+    c = effective_config({}, "paper")
     assert (c.image_size, c.batch_size, c.steps, c.lr, c.momentum, c.weight_decay) == \
         (256, 32, 65536, 0.03, 0.9, 3e-5)
     assert (c.area_ratio_min, c.area_ratio_max, c.aspect_ratio_min) == (0.02, 0.15, 0.3)
@@ -29,33 +30,33 @@ def test_bad_value_names_the_field_and_the_rule():
 def test_set_arguments_are_typed_and_win_over_the_budget():
     values = parse_set_args(["lr=0.1", "steps=12", "compile=false", "density=gmm"])
     assert values == {"lr": 0.1, "steps": 12, "compile": False, "density": "gmm"}
-    c = TrialConfig.from_dict(values, budget="smoke")
-    assert c.steps == 12 and c.image_size == TrialConfig.from_dict({}, budget="smoke").image_size
+    c = effective_config(values, "smoke")
+    assert c.steps == 12 and c.image_size == effective_config({}, "smoke").image_size
     with pytest.raises(ConfigError, match="key=value"):
         parse_set_args(["lr"])
 
 
 def test_a_budget_sizes_the_model_asked_for_and_never_swaps_it():
-    from trainables.config import MODEL_FIELDS, budget_defaults
-    scratch = TrialConfig.from_dict({}, budget="smoke")           # the default model: ResNet-18 from scratch
+    from trainables.budgets import MODEL_FIELDS, budget_defaults
+    scratch = effective_config({}, "smoke")           # the default model: ResNet-18 from scratch
     assert (scratch.backbone, scratch.pretrained, scratch.image_size, scratch.lr) == ("resnet18", "none", 64, 0.1)
     assert scratch.steps == budget_defaults("smoke")["steps"] > 0
-    pre = TrialConfig.from_dict({"backbone": "efficientnet_lite0", "pretrained": "finetune"}, budget="smoke")
+    pre = effective_config({"backbone": "efficientnet_lite0", "pretrained": "finetune"}, "smoke")
     assert (pre.backbone, pre.pretrained, pre.image_size, pre.head_steps, pre.steps) == (
         "efficientnet_lite0", "finetune", 160, 10, 10)
-    assert TrialConfig.from_dict({"pretrained": "frozen"}, budget="smoke").backbone == "resnet18"
-    patch = TrialConfig.from_dict({"variant": "cutpaste_3way_patch"}, budget="smoke")
+    assert effective_config({"pretrained": "frozen"}, "smoke").backbone == "resnet18"
+    patch = effective_config({"variant": "cutpaste_3way_patch"}, "smoke")
     assert (patch.backbone, patch.pretrained, patch.patch_size) == ("resnet18", "none", 32)
     for budget in ("smoke", "reduced", "paper"):
         for values in ({}, {"pretrained": "finetune"}, {"variant": "cutpaste_patch"}):
             assert not set(budget_defaults(budget, values)) & set(MODEL_FIELDS)
-    assert TrialConfig.from_dict({}, budget="paper") == TrialConfig()
+    assert effective_config({}, "paper") == TrialConfig()
 
 
 def test_validation_asks_the_registries_and_lists_their_names():
-    from trainables.augmentations import VARIANTS, is_patch_level
-    from trainables.backbones import BACKBONES
-    from trainables.density import DENSITIES, DensityEstimator
+    from trainables.augment import VARIANTS, is_patch_level
+    from trainables.models.backbones import BACKBONES
+    from trainables.models.density import DENSITIES, DensityEstimator
     with pytest.raises(ConfigError, match=r"backbone.*'resnet18', 'efficientnet_lite0'.*timm/<model>"):
         TrialConfig(backbone="vgg16")
     assert TrialConfig(backbone="timm/resnet10t").backbone == "timm/resnet10t"      # the prefix rule
@@ -80,3 +81,34 @@ def test_pixel_resolution_defaults_to_image_size_and_rejects_unknown_values():
     with pytest.raises(ConfigError, match="pixel_resolution.*'image', 'native'"):
         TrialConfig.from_dict({"pixel_resolution": "full"})
     assert parse_set_args(["pixel_resolution=native"]) == {"pixel_resolution": "native"}
+
+
+def test_the_effective_config_is_defaults_then_the_budget_block_then_the_values():
+    from trainables.budgets import SMOKE_SCRATCH
+    c = effective_config({"lr": 0.5, "category": "grid"}, "smoke")
+    assert (c.lr, c.category, c.steps, c.momentum) == (0.5, "grid", SMOKE_SCRATCH["steps"], TrialConfig.momentum)
+    assert effective_config({"steps": 3}) == TrialConfig(steps=3)           # no budget: the dataclass defaults
+    with pytest.raises(ConfigError, match="where-it-came-from: unknown config key"):
+        effective_config({"lrr": 1}, "smoke", where="where-it-came-from")
+    with pytest.raises(ConfigError, match="unknown budget 'huge'"):
+        effective_config({}, "huge")
+
+
+def test_controls_keep_exactly_the_fields_marked_kept():
+    from trainables.config import kept_by_controls
+    assert set(kept_by_controls()) == {
+        "category", "seed", "backbone", "image_size", "feature_layers", "density", "patch_size", "patch_stride",
+        "patch_gde", "gradcam", "heatmap_sample", "val_fraction", "threshold_fpr", "embedding_sample", "device",
+        "threads", "precision", "compile"}
+
+
+def test_the_config_has_every_field_the_augmentations_and_the_model_read():
+    from typing import get_type_hints
+
+    from trainables.augment import AugmentParams
+    from trainables.models import ModelParams
+    for protocol in (AugmentParams, ModelParams):
+        fields = set(get_type_hints(protocol))
+        assert fields <= set(TrialConfig.__dataclass_fields__), protocol
+        assert all(get_type_hints(protocol)[f] is type(getattr(TrialConfig(), f)) for f in fields), protocol
+    assert TrialConfig(image_size=128).scar_scale(64) == 0.25

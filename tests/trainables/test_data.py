@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from trainables.data import load_category
-from trainables.dataset_identity import dataset_id
-from trainables.errors import (DatasetNotFoundError, EmptyTrainSetError, ImageReadError,
+from trainables.data import dataset_id, load_category
+from trainables.data.errors import (DatasetNotFoundError, EmptyTrainSetError, ImageReadError,
                                MaskSizeError, MissingMaskError, UnknownCategoryError)
 
 
@@ -125,7 +124,7 @@ def _mvtec_shaped_tree(root: Path, counts: dict[str, tuple[int, int, int]], drop
 
 
 def test_only_data_with_mvtec_ad_file_counts_is_named_mvtec_ad(tmp_path, dataset_copy):
-    from trainables.dataset_identity import is_mvtec_ad, mvtec_ad_counts
+    from trainables.data.identity import is_mvtec_ad, mvtec_ad_counts
     counts = mvtec_ad_counts()
     assert len(counts) == 15 and counts["bottle"] == (209, 20, 63)
     assert sum(c[0] for c in counts.values()) == 3629          # the published totals
@@ -141,8 +140,8 @@ def test_only_data_with_mvtec_ad_file_counts_is_named_mvtec_ad(tmp_path, dataset
 
 
 def test_a_checksum_verified_download_is_mvtec_ad(tmp_path):
-    from trainables.dataset_identity import is_mvtec_ad
-    from trainables.fetch import VERIFIED_MARKER
+    from trainables.data.identity import is_mvtec_ad
+    from trainables.data.fetch import VERIFIED_MARKER
     root = _mvtec_shaped_tree(tmp_path / "mvtec", {"bottle": (3, 1, 1)})
     assert not is_mvtec_ad(root)[0]
     (root / VERIFIED_MARKER).write_text('{"sha256": "x"}')

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn.covariance import ledoit_wolf
 
-from trainables.density import DensityEstimator, l2_normalise
+from trainables.models.density import DensityEstimator, l2_normalise
 from trainables.metrics import auc_by_defect, image_auc
 
 

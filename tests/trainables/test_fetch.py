@@ -4,8 +4,8 @@ import tarfile
 
 import pytest
 
-from trainables.errors import ChecksumError
-from trainables.fetch import fetch_archive
+from trainables.data.errors import ChecksumError
+from trainables.data.fetch import fetch_archive
 
 
 @pytest.fixture()

@@ -11,11 +11,10 @@ import pytest
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from trainables.augment_ops import PixelStore
-from trainables.augmentations import create_variant
+from trainables.augment import PixelStore, create_variant
 from trainables.config import TrialConfig
-from trainables.model import build_model
-from trainables.training import train_step
+from trainables.models import build_model
+from trainables.train import train_step
 
 
 def profiled_step(batch_size: int, variant: str = "cutpaste_3way"):

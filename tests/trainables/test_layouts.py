@@ -10,14 +10,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from trainables.data import load_category
-from trainables.dataset_identity import dataset_id, is_dataset
-from trainables.errors import ChecksumError, MaskSizeError, MissingImageError, MissingMaskError
-from trainables.fetch import VERIFIED_MARKER, fetch_archive
-from trainables.layouts import layout_of, list_categories
-from trainables.synth_layouts import LAYOUT_CATEGORIES, generate_layout
+from trainables.data import layout_of, list_categories, load_category
+from trainables.data.errors import ChecksumError, MaskSizeError, MissingImageError, MissingMaskError
+from trainables.data.fetch import VERIFIED_MARKER, fetch_archive
+from trainables.data.generated import GENERATED_LAYOUTS, LAYOUT_CATEGORIES, generate_layout
+from trainables.data.identity import dataset_id, is_dataset
 
-LAYOUTS = ("visa", "mvtec_loco", "mvtec_ad2")
+LAYOUTS = tuple(GENERATED_LAYOUTS)          # visa, mvtec_loco, mvtec_ad2
 
 
 @pytest.fixture(scope="session")
@@ -136,7 +135,7 @@ def test_a_copy_without_manifest_is_named_after_its_folder_and_a_verified_downlo
 
 
 def test_visa_is_named_visa_only_with_its_published_counts(tmp_path):
-    from trainables.dataset_identity import published_counts
+    from trainables.data.identity import published_counts
     counts = published_counts("visa")
     assert sum(n for n, _ in counts.values()) == 9621 and sum(a for _, a in counts.values()) == 1200
     root, png = tmp_path / "VisA", tmp_path / "px.png"
@@ -182,15 +181,16 @@ def test_a_verified_archive_with_one_top_folder_is_lifted_and_marked(tmp_path):
 
 
 def test_generate_command_writes_a_layout(tmp_path):
-    from trainables.data import main
+    from trainables.data.cli import main
     assert main(["generate", "--layout", "mvtec_loco", "--to", str(tmp_path / "loco"), "--image-size", "32"]) == 0
     assert layout_of(tmp_path / "loco").NAME == "mvtec_loco"
 
 
 def test_category_names_are_unique_across_datasets_and_groups_cover_them():
-    from trainables.categories import DATASET_CATEGORIES, KNOWN_CATEGORIES, category_group
-    assert len(KNOWN_CATEGORIES) == len(set(KNOWN_CATEGORIES)) == 15 + 12 + 5 + 8
-    assert {len(c) for c in DATASET_CATEGORIES.values()} == {15, 12, 5, 8}
+    from trainables.data.datasets import DATASET_CATEGORIES, KNOWN_CATEGORIES, category_group
+    assert {d: len(c) for d, c in DATASET_CATEGORIES.items()} == {
+        "mvtec_ad": 15, "visa": 12, "mvtec_loco": 5, "photo": 5, "mvtec_ad2": 8}
+    assert len(KNOWN_CATEGORIES) == len(set(KNOWN_CATEGORIES)) == 15 + 12 + 5 + 5 + 8
     assert [category_group(c) for c in ("pcb3", "macaroni2", "pipe_fryum", "screw_bag", "walnuts")] == \
         ["complex_structure", "multiple_instances", "single_instance", "mvtec_loco", "mvtec_ad2"]
     for layout, cats in LAYOUT_CATEGORIES.items():      # the generator uses the real names
@@ -198,7 +198,7 @@ def test_category_names_are_unique_across_datasets_and_groups_cover_them():
 
 
 def test_fetch_commands_name_the_dataset_when_the_download_fails(tmp_path, capsys):
-    from trainables.data import main
+    from trainables.data.cli import main
     missing = (tmp_path / "nowhere" / "VisA_20220922.tar").as_uri()
     assert main(["fetch-visa", "--to", str(tmp_path / "visa"), "--url", missing]) == 2
     assert "visa: cannot download file://" in capsys.readouterr().err

@@ -44,11 +44,11 @@ def test_history_has_loss_accuracy_lr_every_interval_and_aucs_where_evaluated(sm
 def test_the_loss_point_is_the_mean_of_the_step_losses_it_covers(small_dataset):
     import torch
 
-    from trainables.augmentations import create_variant
+    from trainables.augment import create_variant
     from trainables.config import TrialConfig
     from trainables.data import load_category
     from trainables.trial import start_training
-    from trainables.validation import split_train
+    from trainables.evaluate.validation import split_train
     cfg = TrialConfig.from_dict({**TINY, "log_interval": 3, "eval_interval": 0})
     r = run_trial(cfg, data_root=small_dataset)
     data = load_category(small_dataset, cfg.category, cfg.image_size)

@@ -4,12 +4,12 @@ import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 
-from trainables.augment_ops import PixelStore
-from trainables.augmentations import create_variant, source_batch
+from trainables.augment import PixelStore, create_variant, source_batch
 from trainables.config import TrialConfig
-from trainables.localization import (WindowDensity, dense_window_features, pixel_auc, per_location,
-                                     upsample_window_scores, window_grid)
-from trainables.model import build_model
+from trainables.evaluate.patches import (WindowDensity, dense_window_features, per_location, upsample_window_scores,
+                                         window_grid)
+from trainables.metrics import pixel_auc
+from trainables.models import build_model
 from trainables.trial import run_trial
 
 TINY = {"image_size": 32, "batch_size": 4, "steps": 3, "embedding_sample": 4, "threads": 1,
@@ -119,9 +119,9 @@ def thin_defect_dataset(root):
 def test_native_pixel_metrics_score_a_thin_defect_that_the_image_size_mask_loses(tmp_path):
     from sklearn.metrics import average_precision_score
 
-    from trainables.anomaly_metrics import aupro, localization_metrics
+    from trainables.metrics import aupro, localization_metrics
     from trainables.data import load_category
-    from trainables.evaluation import pixel_metrics
+    from trainables.evaluate import pixel_metrics
 
     native_masks = thin_defect_dataset(tmp_path)
     data = load_category(tmp_path, "thin", 32, use_cache=False)
@@ -165,7 +165,7 @@ def test_native_masks_are_read_at_the_image_size_and_several_masks_are_united(tm
 
 
 def test_patch_trial_scores_pixels_at_native_resolution_when_asked(small_dataset, monkeypatch):
-    import trainables.evaluation as evaluation
+    import trainables.evaluate.pipeline as evaluation
     from trainables.data import native_test_mask
     read = []
     monkeypatch.setattr(evaluation, "native_test_mask",
@@ -178,5 +178,5 @@ def test_patch_trial_scores_pixels_at_native_resolution_when_asked(small_dataset
 
 def test_every_pixel_resolution_the_config_accepts_has_pixel_targets():
     from trainables.config import PIXEL_RESOLUTIONS
-    from trainables.evaluation import PIXEL_TARGETS
+    from trainables.evaluate import PIXEL_TARGETS
     assert list(PIXEL_TARGETS) == list(PIXEL_RESOLUTIONS)

@@ -4,9 +4,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from trainables.categories import MVTEC_CATEGORIES
-from trainables.synth import SynthSpec, generate_category
-from trainables.synth_defects import CATEGORY_DEFECTS
+from trainables.data import MVTEC_CATEGORIES
+from trainables.data.generated.defects import CATEGORY_DEFECTS
+from trainables.data.generated.procedural import SynthSpec, generate_category
 
 
 def digest(folder: Path) -> str:
@@ -40,3 +40,15 @@ def test_every_category_has_several_defect_types_with_nonempty_masks(tmp_path):
                 frac = (mask > 127).mean()
                 # a visible defect, not the whole image
                 assert 0.0005 < frac < 0.2, (cat, d, frac)
+
+
+def test_moving_the_generators_renamed_no_generated_dataset():
+    """``generated@…`` and ``photo@…`` name the same images as before issue 20 moved the generators
+    into ``trainables.data.generated`` (``provenance``). A change to a generator's code changes these
+    on purpose: then update the values here, and expect its datasets to be built again."""
+    from trainables.data.generated.photos import fingerprint as photo_fingerprint
+    assert SynthSpec().fingerprint() == "a0195deaa314"
+    assert SynthSpec(image_size=64, n_train=8).fingerprint() == "33231160b561"
+    assert SynthSpec(seed=3).fingerprint() == "0ce2dc1587ae"
+    assert photo_fingerprint(SynthSpec()) == "e00ffe3e507e"
+    assert photo_fingerprint(SynthSpec(image_size=64, n_train=8)) == "dfc7f030e6d2"

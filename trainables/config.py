@@ -6,8 +6,8 @@ a *budget* (``trainables.budgets``) is a named set of overrides for a compute sc
 study spec or a ``--set key=value`` flag overrides any field after that.
 
 One cohesive module of a trial's parameters: the dataclass with its defaults, their
-validation, and typed parsing of values from YAML or the command line; they change together
-when a field is added. Which variants, backbones, pretrained modes and densities exist is not
+validation, and the reading of values from YAML or the command line (``trainables.typed``
+parses each type); they change together when a field is added. Which variants, backbones, pretrained modes and densities exist is not
 decided here: validation asks their registries (``trainables.augment.VARIANTS``,
 ``trainables.models.BACKBONES``, ``PRETRAINED_MODES`` and ``DENSITIES``), imported at the top;
 none of them imports this module. Fields a control trial keeps from its trained trial (the
@@ -23,6 +23,7 @@ from typing import Any, Mapping
 from trainables.augment import VARIANTS
 from trainables.models import BACKBONES, DENSITIES, PRETRAINED_MODES, TIMM_PREFIX, PretrainedMode, find_backbone
 from trainables.models.backbones import EFFICIENTNET_LEVELS, STAGES
+from trainables.typed import PARSERS
 
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "bf16", "fp32")
@@ -232,7 +233,7 @@ class TrialConfig:
 
 
 FIELD_TYPES: dict[str, type] = {
-    f.name: {"int": int, "float": float, "str": str, "bool": bool}[f.type]  # type: ignore[index]
+    f.name: {t.__name__: t for t in PARSERS}[f.type]  # type: ignore[index]
     for f in fields(TrialConfig)
 }
 
@@ -249,26 +250,7 @@ def coerce(key: str, value: Any, *, where: str = "config") -> Any:
         raise ConfigError(f"{where}: unknown config key {_hint(key)}")
     typ = FIELD_TYPES[key]
     try:
-        if typ is bool:
-            if isinstance(value, bool):
-                return value
-            if str(value).lower() in ("1", "true", "yes", "on"):
-                return True
-            if str(value).lower() in ("0", "false", "no", "off"):
-                return False
-            raise ValueError
-        if typ is int:
-            if isinstance(value, bool):
-                raise ValueError
-            f = float(value)
-            if f != int(f):
-                raise ValueError
-            return int(f)
-        if typ is float:
-            if isinstance(value, bool):
-                raise ValueError
-            return float(value)
-        return str(value)
+        return PARSERS[typ](value)
     except (TypeError, ValueError):
         raise ConfigError(
             f"{where}: config field '{key}' expects {typ.__name__}, got {value!r}") from None

@@ -112,3 +112,16 @@ def test_the_config_has_every_field_the_augmentations_and_the_model_read():
         assert fields <= set(TrialConfig.__dataclass_fields__), protocol
         assert all(get_type_hints(protocol)[f] is type(getattr(TrialConfig(), f)) for f in fields), protocol
     assert TrialConfig(image_size=128).scar_scale(64) == 0.25
+
+
+@pytest.mark.parametrize("typ, good, bad", [(bool, {"yes": True, "OFF": False, True: True}, ["maybe", 1.5]),
+                                            (int, {"12": 12, 1e3: 1000, "1e3": 1000}, ["1.5", True, "ten"]),
+                                            (float, {"0.5": 0.5, 3: 3.0}, [False, "half"]),
+                                            (str, {"layer4": "layer4", 7: "7"}, [])])
+def test_each_field_type_parses_yaml_and_command_line_values(typ, good, bad):
+    from trainables.typed import PARSERS
+    for value, parsed in good.items():
+        assert PARSERS[typ](value) == parsed and type(PARSERS[typ](value)) is typ
+    for value in bad:
+        with pytest.raises(ValueError):
+            PARSERS[typ](value)

@@ -79,7 +79,7 @@ def evaluate(model, data: CategoryData, fit_idx: np.ndarray, cfg: TrialConfig,
     ``val_auc`` on them.
 
     ``null_stats`` adds ``null_score_*``: out-of-fold scores of the fit images (see
-    ``trainables.crossfit``), which ensembles standardise by. Only the final evaluation needs
+    ``trainables.evaluate.crossfit``), which ensembles standardise by. Only the final evaluation needs
     them, and they cost K extra density fits, so intermediate evaluations skip them.
     """
     test_feats = extract_features(model, data.test, cfg, device)   # also the t-SNE sample's source

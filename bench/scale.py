@@ -2,14 +2,14 @@
 
 Not a timed test: a measurement for README's "Scale" section. In a temporary folder it
 1. writes ``--trials`` synthetic trials of a real grid spec (real keys from
-   ``study.spec.expand``, real rows from ``study.schema.trial_row``, written by the real
-   ``study.sink.ResultsSink``; only the metric values are made up), with ``--images``
+   ``study.spec.expand``, real rows from ``study.results.schema.trial_row``, written by the real
+   ``study.results.sink.ResultsSink``; only the metric values are made up), with ``--images``
    scores and a short history per trial;
 2. times what ``analysis tables`` reads (every trial row and its scores), before and after
    ``study.compact``, each in a fresh process;
 3. times ``study.launch --dry-run`` (planning) and a rerun with every key done (resume);
 4. runs ``--launcher-trials`` near-zero-work trials through the real launcher (the only
-   change: ``study.ray_trial.trainable`` swapped for one that reports a synthetic row at
+   change: ``study.tune.trainable.trainable`` swapped for one that reports a synthetic row at
    once, in this benchmark only) and the same number of Ray Tune's minimal function
    trainable (``def f(config): return {"x": 1}``), reporting trials per minute and the
    driver's peak RSS.
@@ -74,7 +74,7 @@ def _metric(name: str, typ: Any, rng: np.random.Generator) -> Any:
 def synthetic_result(study: str, config: dict[str, Any], key: str, images: int, rng: np.random.Generator,
                      budget: str = "smoke") -> tuple[dict, dict, dict]:
     """(row, scores, history) of one trial as the launcher would write them; values are random."""
-    from study.schema import COLUMN_TYPES, OK, TRIAL_METRICS, trial_row
+    from study.results.schema import COLUMN_TYPES, OK, TRIAL_METRICS, trial_row
     from trainables.config import TrialConfig
     from trainables.metrics import HISTORY_METRICS
     metrics = {m: _metric(m, COLUMN_TYPES.get(m), rng) for m in TRIAL_METRICS}
@@ -99,7 +99,7 @@ def write_synthetic(results: str, trials: Iterable[tuple[str, str, dict[str, Any
     threads write distinct trials at once (the launcher's one driver writes them in turn)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from study.sink import ResultsSink
+    from study.results.sink import ResultsSink
     sink, rng = ResultsSink(results), np.random.default_rng(seed)
     made = [synthetic_result(study, config, key, images, rng) for study, key, config in trials]
     with ThreadPoolExecutor(workers) as pool:
@@ -111,8 +111,9 @@ def _trivial_trainable(config: dict[str, Any]) -> None:
     """The launcher's trial with no work: the real row (``make_row``, provenance included) at once."""
     from ray import tune
 
-    from study.ray_trial import make_row, resolve
-    from study.schema import OK
+    from study.results.schema import OK
+    from study.tune.jobs import resolve
+    from study.tune.trainable import make_row
     job, cfg, key = resolve(config)
     row = make_row(job, cfg, key, {"image_auc": 0.5, "train_seconds": 0.0, "device": "cpu"}, OK,
                    dt.datetime.now(dt.timezone.utc))
@@ -131,11 +132,11 @@ def _child(argv: list[str]) -> int:
     t0, c0 = time.perf_counter(), time.process_time()
     out: dict[str, Any] = {}
     if what == "read":
-        from study.sink import read_scores, read_trials
+        from study.results.sink import read_scores, read_trials
         out["trials"], out["scores"] = len(read_trials(rest[0])), len(read_scores(rest[0]))
     elif what == "launcher":
-        import study.ray_trial
-        study.ray_trial.trainable = _trivial_trainable      # this benchmark's near-zero-work trials
+        import study.tune.trainable
+        study.tune.trainable.trainable = _trivial_trainable      # this benchmark's near-zero-work trials
         from study.launch import main
         out["rc"] = main(rest)
     elif what == "tune":

@@ -11,9 +11,9 @@ def test_real_smoke_trials_on_mvtec_named_data_get_no_paper_values(tmp_path, sma
     from analysis.render import render
     from analysis.tables import build_table
     from study.controls import control_of
-    from study.ray_trial import make_row
-    from study.sink import ResultsSink, read_scores, read_trials
+    from study.results.sink import ResultsSink, read_scores, read_trials
     from study.spec import trial_key
+    from study.tune.trainable import make_row
     from trainables.budgets import effective_config
     from trainables.config import TrialConfig
     from trainables.data import MVTEC_CATEGORIES, dataset_id, list_categories

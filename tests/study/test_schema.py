@@ -7,8 +7,8 @@ import pyarrow as pa
 import pytest
 
 from study.results import schema
-from study.results.paths import TABLES, TRIALS
-from study.results.schema import (CONFIG_COLUMNS, FAILED_COLUMNS, HISTORY_COLUMNS, SCHEMAS, TRIAL_COLUMNS, C,
+from study.results.paths import TRIALS
+from study.results.schema import (CONFIG_COLUMNS, FAILED_COLUMNS, HISTORY_COLUMNS, SCHEMAS, TRIAL_COLUMNS,
                                   failed_row, to_table, trial_row)
 from study.tune.jobs import TrialJob
 from trainables.config import TrialConfig
@@ -68,6 +68,12 @@ def test_design_md_lists_the_history_and_failed_row_columns():
     assert re.findall(r"`([a-z_]+)`", history.split("(")[0]) == list(HISTORY_COLUMNS)
     failed = next(line for line in _section("`trials` columns") if "`failed` row has" in line)
     assert set(re.findall(r"`([a-z_]+)`", failed.split("`failed` row has")[1])) == set(FAILED_COLUMNS)
+
+
+@pytest.mark.parametrize("table", ["scores", "embeddings", "heatmaps"])
+def test_design_md_lists_the_side_table_columns_in_order(table):
+    listed = re.findall(r"`([a-z_]+)`(?: \([^)]*\))?", " ".join(_section(f"`{table}` columns")))
+    assert listed == list(schema.COLUMNS[table])
 
 
 def test_every_column_has_a_declared_type_and_every_trial_metric_a_column():

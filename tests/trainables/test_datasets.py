@@ -54,3 +54,10 @@ def test_a_data_root_is_a_folder_or_the_name_of_a_generated_dataset(tmp_path):
     assert set(GENERATED_ROOTS) == {"generated", "photo"}
     with pytest.raises(DatasetNotFoundError, match="or name a generated dataset: generated, photo"):
         resolve_data_root(tmp_path / "missing")
+
+
+def test_a_dataset_column_value_names_its_dataset():
+    from trainables.data import dataset_name
+    assert [dataset_name(v) for v in ("mvtec_ad@3f2a", "generated_visa@00", "my_folder")] == \
+        ["mvtec_ad", "generated_visa", "my_folder"]
+    assert dataset_name("visa@1") in DATASETS

@@ -13,11 +13,11 @@ from trainables.data.cache import CategoryData, cache_dir, load_category, native
 from trainables.data.datasets import (DATASETS, GROUP_ORDER, GROUPS, KNOWN_CATEGORIES, MVTEC_CATEGORIES,
                                       CategoryInfo, category_group, category_info, resolve_data_root)
 from trainables.data.errors import DatasetError, DatasetNotFoundError, UnknownCategoryError
-from trainables.data.identity import dataset_id, is_dataset, is_mvtec_ad
+from trainables.data.identity import dataset_id, dataset_name, is_dataset, is_mvtec_ad
 from trainables.data.layouts import LAYOUTS, layout_of, list_categories, list_files
 from trainables.data.listing import Listing
 
 __all__ = ["CategoryData", "CategoryInfo", "DATASETS", "DatasetError", "DatasetNotFoundError", "GROUPS",
            "GROUP_ORDER", "KNOWN_CATEGORIES", "LAYOUTS", "Listing", "MVTEC_CATEGORIES", "UnknownCategoryError",
-           "cache_dir", "category_group", "category_info", "dataset_id", "is_dataset", "is_mvtec_ad", "layout_of",
+           "cache_dir", "category_group", "category_info", "dataset_id", "dataset_name", "is_dataset", "is_mvtec_ad", "layout_of",
            "list_categories", "list_files", "load_category", "native_test_mask", "resolve_data_root"]

@@ -101,3 +101,9 @@ def dataset_id(root: str | Path) -> str:
             if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS:
                 h.update(f"{p.relative_to(root)}\0{p.stat().st_size}\n".encode())
     return f"{name}@{h.hexdigest()[:12]}"
+
+
+def dataset_name(identity: str) -> str:
+    """The name part of a ``dataset`` column value: ``mvtec_ad`` of ``mvtec_ad@3f2a…`` (compare it
+    with a dataset module's ``NAME``, ``DATASETS`` keys, or ``generated``/``generated_<layout>``)."""
+    return str(identity).partition("@")[0]

@@ -93,31 +93,26 @@ def trained_images(config: dict[str, Any]) -> int:
 
 def projected_cost(trials: Sequence[TrialSpec], resources: dict[str, float]) -> str:
     """Device-hours from the measured throughput table (``python -m bench --save``)."""
-    from study.throughput import rate_for, table_path
-    device = "cuda" if resources.get("gpu", 0) > 0 else "cpu"
+    from study.throughput import projection_devices, rate_for, table_path
     total = sum(trained_images(t.config) for t in trials)
     lines = [f"trained images in total: {total:,.0f}"]
-    devices = [device] + (["cpu"] if device == "cuda" else [])
-    for dev in devices:
-        unit = "GPU-hours" if dev == "cuda" else "machine-hours"
+    for dev in projection_devices(resources):
         hours, known = 0.0, True
-        lines.append(f"on {'a GPU (the spec asks for one)' if dev == 'cuda' else 'CPU'}:")
+        lines.append(f"on {dev.label}:")
         for size in sorted({t.config["image_size"] for t in trials}):
             part = [t for t in trials if t.config["image_size"] == size]
             imgs = sum(trained_images(t.config) for t in part)
-            gpu_share = resources.get("gpu", 0)
-            per_gpu = max(1, int(round(1 / gpu_share))) if dev == "cuda" and 0 < gpu_share < 1 else 1
-            found = rate_for(dev, size, max_k=per_gpu if dev == "cuda" else None)
+            found = rate_for(dev.type, size, max_k=dev.packing(resources))
             if found is None:
                 known = False
-                lines.append(f"  {len(part)} trials at {size}px: {dev} throughput not measured "
-                             f"(run `python -m bench --device {dev} --image-size {size} --save`)")
+                lines.append(f"  {len(part)} trials at {size}px: {dev.type} throughput not measured "
+                             f"(run `python -m bench --device {dev.type} --image-size {size} --save`)")
                 continue
             rate, name, how = found
             hours += imgs / rate / 3600
-            lines.append(f"  {len(part)} trials at {size}px: {imgs / rate / 3600:,.1f} {unit} on {name} "
+            lines.append(f"  {len(part)} trials at {size}px: {imgs / rate / 3600:,.1f} {dev.unit} on {name} "
                          f"at {rate:,.0f} trained images/s ({how})")
         if known:
-            lines.append(f"  projected cost: {hours:,.1f} {unit}")
+            lines.append(f"  projected cost: {hours:,.1f} {dev.unit}")
     lines.append(f"(throughput table: {table_path()})")
     return "\n".join(lines)

@@ -29,6 +29,8 @@ _SPEC_KEYS = {"name", "description", "budget", "base", "axes", "one_at_a_time", 
               "resources", "search", "controls", "table", "baseline"}
 _RESOURCE_KEYS = {"cpu", "gpu"}
 _SEARCH_KEYS = {"kind", "num_samples", "space", "grace_period", "reduction_factor", "seed"}
+PAPER_TABLES = ("1", "2", "3", "4", "5", "6", "7", "8")   # the paper's tables a spec's ``table`` may name
+SEARCHERS = ("optuna",)                                  # a search's ``kind``: Optuna through Ray Tune
 
 
 class SpecError(ValueError):
@@ -37,7 +39,7 @@ class SpecError(ValueError):
 
 @dataclass(frozen=True)
 class SearchSpec:
-    kind: str                          # "optuna"
+    kind: str                          # one of SEARCHERS
     num_samples: int
     space: dict[str, dict[str, Any]]   # key -> {low, high, log} or {choices}
     grace_period: int = 1
@@ -142,8 +144,8 @@ def load_spec(name_or_path: str) -> StudySpec:
     if not isinstance(controls, bool):
         _fail(where, f"field 'controls' = {controls!r}; must be true or false")
     table = raw.get("table")
-    if table is not None and str(table) not in {"1", "2", "3", "4", "5", "6", "7", "8"}:
-        _fail(where, f"field 'table' = {table!r}; must be a paper table number 1-8")
+    if table is not None and str(table) not in PAPER_TABLES:
+        _fail(where, f"field 'table' = {table!r}; must be a paper table number {PAPER_TABLES[0]}-{PAPER_TABLES[-1]}")
     draft = StudySpec(name="", path=where, base=base, axes=axes, one_at_a_time=ota)
     # every setting must be a valid config (catches unknown variants, bad ranges)
     for values in draft.settings():
@@ -157,11 +159,12 @@ def load_spec(name_or_path: str) -> StudySpec:
     if raw.get("search"):
         s = raw["search"]
         _check_keys(where, "search.", s, _SEARCH_KEYS)
-        if s.get("kind", "optuna") != "optuna":
-            _fail(where, f"field 'search.kind' = {s.get('kind')!r}; allowed: ['optuna']")
+        if s.get("kind", SEARCHERS[0]) not in SEARCHERS:
+            _fail(where, f"field 'search.kind' = {s.get('kind')!r}; allowed: {list(SEARCHERS)}")
         for k in s.get("space", {}):
             _coerce(where, f"search.space.{k}", k, 0 if "choices" not in s["space"][k] else s["space"][k]["choices"][0])
-        search = SearchSpec(kind="optuna", num_samples=int(s.get("num_samples", 8)), space=dict(s.get("space", {})),
+        search = SearchSpec(kind=s.get("kind", SEARCHERS[0]), num_samples=int(s.get("num_samples", 8)),
+                            space=dict(s.get("space", {})),
                             grace_period=int(s.get("grace_period", 1)),
                             reduction_factor=int(s.get("reduction_factor", 2)), seed=int(s.get("seed", 0)))
     cats = raw.get("categories", "all")

@@ -11,9 +11,38 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping
 
 DEFAULT_TABLE = Path(__file__).with_name("throughput.json")
+
+
+@dataclass(frozen=True)
+class Device:
+    """A device type of the table, as a projection uses it."""
+    type: str                 # the table's key prefix and ``python -m bench --device``
+    label: str                # how a projection names it
+    unit: str                 # what its cost is counted in
+    resource: str | None      # the spec's resource trials share it by (gpu: 0.25 -> four per device)
+
+    def packing(self, resources: Mapping[str, float]) -> int | None:
+        """The most trials the spec runs on one device: the cap on the measurements a projection
+        may use (None: any; a CPU is not shared by a fractional request)."""
+        if self.resource is None:
+            return None
+        share = resources.get(self.resource, 0)
+        return max(1, int(round(1 / share))) if 0 < share < 1 else 1
+
+
+CUDA = Device("cuda", "a GPU (the spec asks for one)", "GPU-hours", "gpu")
+CPU = Device("cpu", "CPU", "machine-hours", None)
+
+
+def projection_devices(resources: Mapping[str, float]) -> tuple[Device, ...]:
+    """What a spec's trials are projected on, its own device first: a GPU where it asks for one
+    (and the CPU beside it, for comparison), else the CPU."""
+    return (CUDA, CPU) if resources.get(CUDA.resource, 0) > 0 else (CPU,)
 
 
 def table_path() -> Path:
@@ -59,9 +88,9 @@ def rate_for(device_type: str, image_size: int, table: dict | None = None,
     table = table or load_table()
     best = None
     for key, entries in table["devices"].items():
-        if not key.startswith(f"{device_type}:"):
+        kind, _, name = key.partition(":")
+        if kind != device_type:
             continue
-        name = key.split(":", 1)[1]
         entries = [e for e in entries if max_k is None or e["k"] <= max_k]
         same = [e for e in entries if e["image_size"] == image_size]
         if same:

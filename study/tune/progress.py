@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence, TextIO
 
 from study.plan import trained_images
-from study.throughput import rate_for
+from study.throughput import projection_devices, rate_for
 
 INTERVAL_ENV = "CUTPASTE_PROGRESS_INTERVAL"
 DEFAULT_INTERVAL = 30.0
@@ -40,13 +40,11 @@ class Planned:
 
 def planned(configs: Iterable[dict[str, Any]], budget: str | None, resources: dict[str, float]) -> list[Planned]:
     """The ETA's view of configs a study will run, projected like ``study.plan.projected_cost``."""
-    device = "cuda" if resources.get("gpu", 0) > 0 else "cpu"
-    share = resources.get("gpu", 0)
-    per_gpu = max(1, int(round(1 / share))) if device == "cuda" and 0 < share < 1 else None
+    device = projection_devices(resources)[0]            # the spec's own device
     out = []
     for cfg in configs:
         images = trained_images(cfg)
-        found = rate_for(device, cfg["image_size"], max_k=per_gpu)
+        found = rate_for(device.type, cfg["image_size"], max_k=device.packing(resources))
         out.append(Planned((budget, cfg["image_size"], images > 0),
                            None if found is None else images / found[0]))
     return out

@@ -1,4 +1,6 @@
 """The throughput table behind --dry-run projections."""
+import pytest
+
 from study.throughput import rate_for, record
 
 
@@ -23,3 +25,15 @@ def test_unmeasured_size_is_extrapolated_and_says_so(tmp_path):
     rate, _, how = rate_for("cuda", 128, table, max_k=2)
     assert rate == 150.0 * 4 and how.startswith("EXTRAPOLATED")
     assert rate_for("cpu", 256, table) is None
+
+
+@pytest.mark.parametrize("resources, devices, packing", [
+    ({"cpu": 4, "gpu": 0.25}, ("cuda", "cpu"), (4, None)),     # four trials share a GPU
+    ({"cpu": 4, "gpu": 1}, ("cuda", "cpu"), (1, None)),        # one trial per GPU: no K > 1 measurement
+    ({"cpu": 1, "gpu": 0}, ("cpu",), (None,)),                 # a CPU spec projects on the CPU only
+])
+def test_a_spec_is_projected_on_its_own_device_packed_as_it_asks(resources, devices, packing):
+    from study.throughput import projection_devices
+    chosen = projection_devices(resources)
+    assert tuple(d.type for d in chosen) == devices
+    assert tuple(d.packing(resources) for d in chosen) == packing

@@ -11,9 +11,12 @@ no network. scikit-image's photos are deliberately *not* used: they are kept for
 independent check of the budgets chosen here.
 
 - **Textures** are random crops of one region of a photo, with small changes of scale and
-  lighting. Training crops come from one half of the region and every test crop (good or
-  defective) from the other, disjoint half, so test normals are new views of the same
-  surface, never the training pixels again.
+  lighting. The region is cut into stripes a little wider than a crop; training crops come
+  from the even stripes and every test crop (good or defective) from the odd ones, so test
+  normals are new views of the same surface, never the training pixels again. (Halves were
+  tried first: on the dahlia and the blurred leaves the two halves differ enough that the
+  frozen ImageNet control scored test normals as *more* anomalous than the defects, image
+  AUC 0.37 and 0.45; a benchmark of that shift says nothing about defects.)
 - **Objects** are the whole subject, re-shot with a small shift, scale, rotation and
   lighting change; the gift is composited on a plain, unevenly lit background.
 - **Defects** are the procedural kinds of ``trainables.data.generated.defects`` (strokes, blobs,
@@ -64,8 +67,8 @@ class PhotoCategory:
 
     ``box`` is (left, top, right, bottom) in the photo's pixels: for a texture the region
     whose halves (split across its longer side) give training and test crops of ``crop``
-    pixels (or, with ``test_box``, training crops from ``box`` and test crops from
-    ``test_box``); for an object the square that frames it.
+    pixels, cut into alternating training and test stripes (``_stripe``); for an object
+    the square that frames it.
     """
     name: str
     photo: str
@@ -73,24 +76,20 @@ class PhotoCategory:
     box: tuple[int, int, int, int]
     defects: tuple[tuple[str, str], ...]   # (defect type as an inspector names it, DEFECTS kind)
     crop: int = 0                 # textures: crop side in photo pixels
-    test_box: tuple[int, int, int, int] | None = None   # textures: test crops from here instead
-    #                                                     of the second half of ``box``
     shift: float = 0.03           # objects: max shift as a fraction of the box side
     rotation: float = 3.0         # objects: max rotation, degrees
 
 
 PHOTO_CATEGORIES: dict[str, PhotoCategory] = {c.name: c for c in (
-    # the blurred leaves behind the dahlia (flower.jpg): a soft, low-contrast surface, train
-    # crops from the left of the bloom, test crops from the right
+    # the blurred leaves left of the dahlia (flower.jpg): a soft, low-contrast surface
     PhotoCategory("photo_bokeh", "flower.jpg", "texture", (0, 0, 165, 427),
-                  (("hole", "hole"), ("color", "color"), ("scratch", "scratch")), crop=120,
-                  test_box=(475, 0, 640, 427)),
+                  (("hole", "hole"), ("color", "color"), ("scratch", "scratch")), crop=64),
     # the pagoda's painted storeys: a structured, repeating facade (railings, beams, roofs)
     PhotoCategory("photo_facade", "china.jpg", "texture", (90, 130, 330, 370),
-                  (("crack", "crack"), ("contamination", "contamination"), ("color", "color")), crop=96),
+                  (("crack", "crack"), ("contamination", "contamination"), ("color", "color")), crop=48),
     # the dahlia's petals (flower.jpg): a natural repeating pattern, left vs right of the bloom
     PhotoCategory("photo_petals", "flower.jpg", "texture", (185, 100, 435, 330),
-                  (("crack", "crack"), ("stain", "stain"), ("contamination", "contamination")), crop=88),
+                  (("crack", "crack"), ("stain", "stain"), ("contamination", "contamination")), crop=48),
     # a portrait (grace_hopper.jpg): an aligned object with fine detail
     PhotoCategory("photo_portrait", "grace_hopper.jpg", "object", (0, 40, 512, 552),
                   (("scratch", "scratch"), ("stain", "stain"), ("deform", "deform"))),
@@ -134,19 +133,25 @@ def _relight(rng: np.random.Generator, img: np.ndarray, amount: float = 0.05) ->
     return np.clip(img * gain[..., None] + rng.normal(0, 0.006, img.shape), 0, 1)
 
 
+def _stripe(cat: PhotoCategory, split: str, rng: np.random.Generator) -> tuple[int, int, int, int]:
+    """One stripe of the region for ``split``: the region is cut across its longer side into
+    stripes a little wider than a crop; even stripes are training's, odd ones the test's. Both
+    sets see every part of the surface, and no test pixel was ever a training pixel."""
+    x0, y0, x1, y1 = cat.box
+    along_x = x1 - x0 >= y1 - y0
+    length = (x1 - x0) if along_x else (y1 - y0)
+    n = max(2, int(length // (cat.crop * 1.1)))
+    mine = [i for i in range(n) if i % 2 == (0 if split == "train" else 1)]
+    i = int(rng.choice(mine))
+    a, b = (x0, x1) if along_x else (y0, y1)
+    lo, hi = a + i * length // n, a + (i + 1) * length // n
+    return (lo, y0, hi, y1) if along_x else (x0, lo, x1, hi)
+
+
 def _texture(cat: PhotoCategory, photo: Image.Image, rng: np.random.Generator, split: str,
              size: int) -> tuple[np.ndarray, np.ndarray]:
-    x0, y0, x1, y1 = cat.box
-    if cat.test_box is not None:
-        if split == "test":
-            x0, y0, x1, y1 = cat.test_box
-    elif x1 - x0 >= y1 - y0:    # split the region across its longer side: train | test
-        mid = (x0 + x1) // 2
-        x0, x1 = (x0, mid) if split == "train" else (mid, x1)
-    else:
-        mid = (y0 + y1) // 2
-        y0, y1 = (y0, mid) if split == "train" else (mid, y1)
-    side = int(round(min(cat.crop * rng.uniform(0.9, 1.1), x1 - x0, y1 - y0)))
+    x0, y0, x1, y1 = _stripe(cat, split, rng)
+    side = int(round(min(cat.crop * rng.uniform(0.9, 1.0), x1 - x0, y1 - y0)))
     left = int(rng.integers(x0, x1 - side + 1))
     top = int(rng.integers(y0, y1 - side + 1))
     crop = photo.crop((left, top, left + side, top + side)).resize((size, size), Image.BICUBIC)

@@ -7,9 +7,10 @@ passes for the old one. Moving the generators into this package (issue 20: ``syn
 changed only their first-party import lines, the lines that read their sources and one
 docstring reference. :func:`source_bytes` reads a module with exactly those lines as they were
 before the move (``BEFORE_THE_MOVE``; a ``None`` line did not exist), so the move renamed no
-dataset: the default specs are still ``generated@a0195deaa314`` and ``photo@e00ffe3e507e``
-(``tests/trainables/test_synth.py`` pins both). Any other edit of a generator changes its
-fingerprint, as it should; so does editing one of these lines.
+dataset: the default specs stayed ``generated@a0195deaa314`` and ``photo@e00ffe3e507e``
+(``tests/trainables/test_synth.py`` pins the current ones). Any other edit of a generator
+changes its fingerprint, as it should (the photo generator's stripes, later, did); so does
+editing one of these lines.
 """
 from __future__ import annotations
 

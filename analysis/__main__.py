@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from study.results.paths import TABLES_OUT, TRIALS
+from study.results.schema import C
 from study.results.sink import read_embeddings, read_heatmaps, read_history, read_scores, read_trials
 
 EXTENSIONS = {"markdown": "md", "latex": "tex", "csv": "csv"}
@@ -19,11 +21,11 @@ EXTENSIONS = {"markdown": "md", "latex": "tex", "csv": "csv"}
 def _load(results: str, study: str | None) -> tuple[pd.DataFrame, pd.DataFrame]:
     trials = read_trials(results)
     if trials.empty:
-        raise SystemExit(f"error: no trials under {results}/trials; run `python -m study.launch` first")
+        raise SystemExit(f"error: no trials under {results}/{TRIALS}; run `python -m study.launch` first")
     if study is not None:
-        if study not in set(trials["study"]):
+        if study not in set(trials[C.study]):
             raise SystemExit(f"error: study {study!r} not in {results}; present: {sorted(set(trials['study']))}")
-        trials = trials[trials["study"] == study]
+        trials = trials[trials[C.study] == study]
     return trials, read_scores(results)
 
 
@@ -33,7 +35,7 @@ def _tables(trials: pd.DataFrame, scores: pd.DataFrame, results: str):
     from study.results.study_meta import read_study_meta
 
     meta = read_study_meta(results)
-    for study in sorted(set(trials["study"])):
+    for study in sorted(set(trials[C.study])):
         try:
             yield study, build_table(study, trials, scores, meta.get(study))
         except ValueError as e:
@@ -46,7 +48,7 @@ def cmd_tables(args: argparse.Namespace) -> int:
     from analysis.render import render, render_defects
 
     trials, scores = _load(args.results, args.study)
-    out = Path(args.out) if args.out else (Path(args.results) / "tables" if args.format != "markdown" else None)
+    out = Path(args.out) if args.out else (Path(args.results) / TABLES_OUT if args.format != "markdown" else None)
     written = 0
     for study, table in _tables(trials, scores, args.results):
         defects = defect_table(study, trials, table.dataset)
@@ -71,7 +73,7 @@ def _figure_root(trials: pd.DataFrame, data_root: str | None):
 
     if data_root:
         return resolve_data_root(data_root, verbose=False)
-    names = set(trials["dataset"].dropna().astype(str))
+    names = set(trials[C.dataset].dropna().astype(str))
     if names and all(n.startswith("generated@") for n in names):
         return resolve_data_root(None, verbose=False)
     return None
@@ -102,11 +104,11 @@ def cmd_figures(args: argparse.Namespace) -> int:
             keep(C.learning_curves(history, trials, study, table.kind.metric), f"{study}_learning_curve")
         keep(C.ablation_curves(trials, study, table.kind.metric), f"{study}_ablation")
         keep(F.roc_curves(trials, scores, study), f"{study}_roc")
-        study_keys = set(trials.loc[trials["study"] == study, "trial_key"])
+        study_keys = set(trials.loc[trials[C.study] == study, C.trial_key])
         if not embeddings.empty:
-            keep(F.tsne_embeddings(embeddings[embeddings["trial_key"].isin(study_keys)], trials), f"{study}_tsne")
+            keep(F.tsne_embeddings(embeddings[embeddings[C.trial_key].isin(study_keys)], trials), f"{study}_tsne")
         if not heatmaps.empty:
-            keep(F.heatmap_grid(heatmaps[heatmaps["trial_key"].isin(study_keys)], trials), f"{study}_heatmaps")
+            keep(F.heatmap_grid(heatmaps[heatmaps[C.trial_key].isin(study_keys)], trials), f"{study}_heatmaps")
 
     root = _figure_root(trials, args.data_root)
     if root is None:
@@ -114,7 +116,7 @@ def cmd_figures(args: argparse.Namespace) -> int:
               file=sys.stderr)
     else:
         from analysis.stats import category_order
-        cats = category_order(trials["category"].dropna())
+        cats = category_order(trials[C.category].dropna())
         textures = [c for c in cats if group_of(c) == "texture"][:2]
         picks = (textures + [c for c in cats if c not in textures])[:4]
         dataset, _ = describe_dataset(trials)
@@ -128,7 +130,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from study.results.sink import read_trials
 
     if not args.running and read_trials(args.results).empty:
-        raise SystemExit(f"error: no trials under {args.results}/trials; run `python -m study.launch` first")
+        raise SystemExit(f"error: no trials under {args.results}/{TRIALS}; run `python -m study.launch` first")
     path = write_report(args.results, args.out, running=args.running, figures=args.figures)
     print(f"[analysis] wrote {path}", file=sys.stderr)
     return 0

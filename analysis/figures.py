@@ -22,27 +22,28 @@ from sklearn.metrics import roc_curve  # noqa: E402
 from analysis.columns import with_defaults  # noqa: E402
 from analysis.stats import category_order  # noqa: E402
 from analysis.tables import describe_dataset  # noqa: E402
+from study.results.schema import OK, C  # noqa: E402
 
 
 def roc_curves(trials: pd.DataFrame, scores: pd.DataFrame, study: str) -> Figure | None:
     """One panel per category, one curve per configuration (its lowest seed)."""
-    ok = trials[(trials["study"] == study) & (trials["status"] == "ok")]
-    ok = ok[ok["trial_key"].isin(set(scores["trial_key"]))] if not scores.empty else ok.iloc[:0]
+    ok = trials[(trials[C.study] == study) & (trials[C.status] == OK)]
+    ok = ok[ok[C.trial_key].isin(set(scores[C.trial_key]))] if not scores.empty else ok.iloc[:0]
     if ok.empty:
         return None
     from analysis.columns import assign_columns
     ok = assign_columns(with_defaults(ok))[0]
     ok = ok.assign(config_label=ok["tcol"])
-    first = ok.sort_values("seed").drop_duplicates(["config_label", "category"])
-    cats = category_order(first["category"])
+    first = ok.sort_values(C.seed).drop_duplicates(["config_label", C.category])
+    cats = category_order(first[C.category])
     ncol = min(5, len(cats))
     nrow = -(-len(cats) // ncol)
     fig, axes = plt.subplots(nrow, ncol, figsize=(3.2 * ncol, 3.0 * nrow), squeeze=False)
-    by_key = {k: g for k, g in scores[scores["trial_key"].isin(set(first["trial_key"]))].groupby("trial_key")}
+    by_key = {k: g for k, g in scores[scores[C.trial_key].isin(set(first[C.trial_key]))].groupby(C.trial_key)}
     for ax, cat in zip(axes.flat, cats):
-        for r in first[first["category"] == cat].itertuples():
+        for r in first[first[C.category] == cat].itertuples():
             s = by_key[r.trial_key]
-            fpr, tpr, _ = roc_curve(s["label"], s["score"])
+            fpr, tpr, _ = roc_curve(s[C.label], s[C.score])
             ax.plot(fpr, tpr, label=f"{r.config_label} ({100 * r.image_auc:.1f})")
         ax.plot([0, 1], [0, 1], ls=":", color="grey")
         ax.set_title(cat, fontsize=9)
@@ -105,20 +106,20 @@ def tsne_embeddings(embeddings: pd.DataFrame, trials: pd.DataFrame, max_trials: 
 
     if embeddings.empty:
         return None
-    keys = list(dict.fromkeys(embeddings["trial_key"]))
-    meta = trials.set_index("trial_key")
+    keys = list(dict.fromkeys(embeddings[C.trial_key]))
+    meta = trials.set_index(C.trial_key)
     keys = [k for k in keys if k in meta.index][:max_trials]
     if not keys:
         return None
     fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 4.0), squeeze=False)
     for ax, key in zip(axes[0], keys):
-        part = embeddings[embeddings["trial_key"] == key]
+        part = embeddings[embeddings[C.trial_key] == key]
         x = np.stack(part["vector"].to_numpy()).astype(np.float64)
         x /= np.linalg.norm(x, axis=1, keepdims=True) + 1e-12
         xy = TSNE(n_components=2, perplexity=min(30, max(2, len(x) // 4)), random_state=seed,
                   init="pca").fit_transform(x)
         for kind, (colour, marker) in KIND_STYLE.items():
-            m = (part["kind"] == kind).to_numpy()
+            m = (part[C.kind] == kind).to_numpy()
             if m.any():
                 ax.scatter(xy[m, 0], xy[m, 1], s=12, c=colour, marker=marker, label=kind)
         t = meta.loc[key]
@@ -151,24 +152,24 @@ def heatmap_grid(heatmaps: pd.DataFrame, trials: pd.DataFrame, max_images: int =
     row per localization method present (patch-level model, GradCAM)."""
     if heatmaps.empty:
         return None
-    meta = trials.set_index("trial_key")
-    h = heatmaps[heatmaps["trial_key"].isin(meta.index)]
+    meta = trials.set_index(C.trial_key)
+    h = heatmaps[heatmaps[C.trial_key].isin(meta.index)]
     if h.empty:
         return None
-    h = h.assign(category=h["trial_key"].map(meta["category"]))
+    h = h.assign(category=h[C.trial_key].map(meta[C.category]))
     # spread the columns over categories: the first image of each category, then the next...
-    h = h.assign(_rank=h.groupby(["category", "kind"]).cumcount()).sort_values(["_rank", "category"])
-    paths = list(dict.fromkeys(h["image_path"]))[:max_images]
-    kinds = [k for k in ("patch", "gradcam") if k in set(h["kind"])]
+    h = h.assign(_rank=h.groupby([C.category, C.kind]).cumcount()).sort_values(["_rank", C.category])
+    paths = list(dict.fromkeys(h[C.image_path]))[:max_images]
+    kinds = [k for k in ("patch", "gradcam") if k in set(h[C.kind])]
     rows = ["input", "ground truth"] + [f"{k} heatmap" for k in kinds]
     fig, axes = plt.subplots(len(rows), len(paths), figsize=(2.0 * len(paths), 2.0 * len(rows)), squeeze=False)
     for col, path in enumerate(paths):
-        first = h[h["image_path"] == path].iloc[0]
+        first = h[h[C.image_path] == path].iloc[0]
         s = int(first["size"])
         img = np.asarray(first["image"], dtype=np.uint8).reshape(s, s, 3)
         panels = [img, np.asarray(first["mask"], dtype=np.uint8).reshape(s, s)]
         for k in kinds:
-            hit = h[(h["image_path"] == path) & (h["kind"] == k)]
+            hit = h[(h[C.image_path] == path) & (h[C.kind] == k)]
             panels.append(np.asarray(hit.iloc[0]["heatmap"], dtype=np.float32).reshape(s, s) if len(hit) else None)
         for row, panel in enumerate(panels):
             ax = axes[row, col]
@@ -187,7 +188,7 @@ def heatmap_grid(heatmaps: pd.DataFrame, trials: pd.DataFrame, max_images: int =
                 ax.imshow(panel, cmap="jet", alpha=0.5)
             if col == 0:
                 ax.set_ylabel(rows[row], fontsize=9)
-    dataset, _ = describe_dataset(meta.loc[list(dict.fromkeys(h["trial_key"]))].reset_index())
+    dataset, _ = describe_dataset(meta.loc[list(dict.fromkeys(h[C.trial_key]))].reset_index())
     fig.suptitle(f"Localization heatmaps on defective test images, dataset {dataset}", fontsize=10)
     fig.tight_layout()
     return fig

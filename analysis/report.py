@@ -24,6 +24,7 @@ import pandas as pd
 from analysis import report_sections as S
 from analysis.report_page import page
 from analysis.report_sections import esc
+from study.results.schema import OK, C
 
 RELOAD_SECONDS = 10.0
 
@@ -63,10 +64,10 @@ def _configs(trials: pd.DataFrame) -> pd.Series:
     trials that did not finish get their variant, or their control's label."""
     from analysis.columns import assign_columns, with_defaults
     from study.controls import control_kind, is_control
-    label = pd.Series([f"control: {control_kind(r)}" if is_control(r) else str(r.get("variant"))
+    label = pd.Series([f"control: {control_kind(r)}" if is_control(r) else str(r.get(C.variant))
                        for r in with_defaults(trials).to_dict("records")], index=trials.index, dtype=object)
-    for study in set(trials["study"]):
-        ok = trials[(trials["study"] == study) & (trials["status"] == "ok")]
+    for study in set(trials[C.study]):
+        ok = trials[(trials[C.study] == study) & (trials[C.status] == OK)]
         if len(ok):
             try:
                 named = assign_columns(with_defaults(ok))[0]
@@ -82,7 +83,7 @@ def _figures(res: Results, study: str, table, log, slow: bool) -> list[tuple[str
     from analysis import charts as C
     from analysis import figures as F
     out = []
-    keys = set(res.trials.loc[res.trials["study"] == study, "trial_key"])
+    keys = set(res.trials.loc[res.trials[C.study] == study, C.trial_key])
     makers = [("per-category AUC", lambda: C.category_bars(table)),
               ("critical difference", lambda: C.critical_difference(table)),
               ("learning curves", lambda: None if res.history.empty else
@@ -90,9 +91,9 @@ def _figures(res: Results, study: str, table, log, slow: bool) -> list[tuple[str
               ("ablation", lambda: C.ablation_curves(res.trials, study, table.kind.metric)),
               ("ROC", lambda: F.roc_curves(res.trials, res.scores, study)),
               ("t-SNE", lambda: None if res.embeddings.empty or not slow else
-               F.tsne_embeddings(res.embeddings[res.embeddings["trial_key"].isin(keys)], res.trials)),
+               F.tsne_embeddings(res.embeddings[res.embeddings[C.trial_key].isin(keys)], res.trials)),
               ("heatmaps", lambda: None if res.heatmaps.empty else
-               F.heatmap_grid(res.heatmaps[res.heatmaps["trial_key"].isin(keys)], res.trials))]
+               F.heatmap_grid(res.heatmaps[res.heatmaps[C.trial_key].isin(keys)], res.trials))]
     for name, make in makers:
         try:
             uri = png_uri(make())
@@ -107,7 +108,7 @@ def _figures(res: Results, study: str, table, log, slow: bool) -> list[tuple[str
 def _study_section(res: Results, study: str, trials: pd.DataFrame, with_figures: bool, log, slow: bool) -> str:
     from analysis.metric_tables import defect_table
     from analysis.tables import build_table
-    part = trials[trials["study"] == study]
+    part = trials[trials[C.study] == study]
     meta = res.meta.get(study)
     try:
         table = build_table(study, res.trials, res.scores, meta)
@@ -125,10 +126,10 @@ def _study_section(res: Results, study: str, trials: pd.DataFrame, with_figures:
 
 
 def _heatmap_uri(res: Results, key: str) -> str | None:
-    if res.heatmaps.empty or key not in set(res.heatmaps["trial_key"]):
+    if res.heatmaps.empty or key not in set(res.heatmaps[C.trial_key]):
         return None
     from analysis.figures import heatmap_grid
-    return png_uri(heatmap_grid(res.heatmaps[res.heatmaps["trial_key"] == key], res.trials, max_images=4))
+    return png_uri(heatmap_grid(res.heatmaps[res.heatmaps[C.trial_key] == key], res.trials, max_images=4))
 
 
 def build_report(res: Results, *, running: bool = False, reload_seconds: float = RELOAD_SECONDS,
@@ -145,13 +146,13 @@ def build_report(res: Results, *, running: bool = False, reload_seconds: float =
         return page(title=title, subtitle=esc(f"{res.location}, written {now}"), body=body, n_trials=0,
                     running=running, reload_seconds=reload_seconds)
     trials = trials.assign(config=_configs(trials))
-    studies = sorted(set(trials["study"]))
+    studies = sorted(set(trials[C.study]))
     sections = [_study_section(res, s, trials, figures, log, slow=not running) for s in studies]
-    order = trials.sort_values(["study", "category", "config", "seed"], kind="stable")
-    hist = dict(tuple(res.history.groupby("trial_key"))) if not res.history.empty else {}
-    config_fields = [f for f in FIELD_TYPES if f in trials.columns] + ["dataset", "budget", "code_version"]
-    views = [S.trial_view(r, config_fields, hist.get(r["trial_key"], pd.DataFrame()),
-                          _heatmap_uri(res, r["trial_key"])) for r in order.to_dict("records")]
+    order = trials.sort_values([C.study, C.category, "config", C.seed], kind="stable")
+    hist = dict(tuple(res.history.groupby(C.trial_key))) if not res.history.empty else {}
+    config_fields = [f for f in FIELD_TYPES if f in trials.columns] + [C.dataset, C.budget, C.code_version]
+    views = [S.trial_view(r, config_fields, hist.get(r[C.trial_key], pd.DataFrame()),
+                          _heatmap_uri(res, r[C.trial_key])) for r in order.to_dict("records")]
     nav = " · ".join(f'<a href="#study-{esc(s)}">{esc(s)}</a>' for s in studies)
     machine = f"{platform.node()}, {platform.platform()}, Python {platform.python_version()}"
     body = (f'<section class="panel">Studies: {nav} · <a href="#trial-list">trials</a>'
@@ -159,7 +160,7 @@ def build_report(res: Results, *, running: bool = False, reload_seconds: float =
             f"<dt>report written</dt><dd>{esc(now)} on {esc(machine)}</dd></dl></section>"
             + "".join(sections)
             + f'<section class="panel" id="trial-list"><h2>Trials</h2>{S.trial_list(order)}{"".join(views)}</section>')
-    counts = ", ".join(f"{n} {s}" for s, n in sorted(trials["status"].value_counts().items()))
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(trials[C.status].value_counts().items()))
     return page(title=title, subtitle=esc(f"{len(studies)} stud{'y' if len(studies) == 1 else 'ies'}, "
                                           f"{len(trials)} trials ({counts}); written {now}"),
                 body=body, n_trials=len(trials), running=running, reload_seconds=reload_seconds)

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from string import Template
 
+from study.results.schema import C
+
 # fragment keys the script reads; the trial list's <select>s carry the same names
-FILTER_FIELDS = ("study", "category", "config", "status")
+FILTER_FIELDS = (C.study, C.category, "config", C.status)
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d232b;background:#f6f7f9}

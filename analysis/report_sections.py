@@ -13,12 +13,13 @@ import pandas as pd
 
 from analysis.render import test_lines, wide
 from analysis.tables import MARK, Table
+from study.results.schema import OK, C
 
 # the trial list: (column in the row frame, header); numbers sort numerically in the page
-TRIAL_LIST = (("study", "study"), ("category", "category"), ("config", "configuration"), ("seed", "seed"),
-              ("status", "status"), ("image_auc", "image AUC"), ("pixel_auc", "pixel AUC"),
-              ("val_auc", "val AUC"), ("train_seconds", "train s"), ("eval_seconds", "eval s"),
-              ("images_per_second", "img/s"), ("trial_key", "trial key"))
+TRIAL_LIST = ((C.study, "study"), (C.category, "category"), ("config", "configuration"), (C.seed, "seed"),
+              (C.status, "status"), (C.image_auc, "image AUC"), (C.pixel_auc, "pixel AUC"),
+              (C.val_auc, "val AUC"), ("train_seconds", "train s"), ("eval_seconds", "eval s"),
+              ("images_per_second", "img/s"), (C.trial_key, "trial key"))
 # what a trial's view lists under "costs"; everything else from the config goes under "config"
 COSTS = ("train_seconds", "eval_seconds", "images_per_second", "device", "hostname", "node_id",
          "started_at", "finished_at", "restored_from_step")
@@ -100,10 +101,10 @@ def provenance(trials: pd.DataFrame, meta: dict | None) -> str:
     """Code version, dataset and its fingerprint, budget and machine of a study's trials."""
     meta = meta or {}
     col = lambda c: trials[c] if c in trials else pd.Series(dtype=object)   # noqa: E731
-    datasets = col("dataset").dropna().astype(str)
+    datasets = col(C.dataset).dropna().astype(str)
     fingerprints = sorted({d.partition("@")[2] for d in datasets if "@" in d})
     started, finished = col("started_at").dropna(), col("finished_at").dropna()
-    counts = trials["status"].value_counts().to_dict() if "status" in trials else {}
+    counts = trials[C.status].value_counts().to_dict() if C.status in trials else {}
     items = [
         ("description", esc(meta.get("description", "")) or "unrecorded"),
         ("spec", esc(meta.get("spec_path", "")) or "unrecorded"),
@@ -124,11 +125,11 @@ def provenance(trials: pd.DataFrame, meta: dict | None) -> str:
 def search_best(trials: pd.DataFrame) -> str:
     """For a search (trials with ``val_auc``): each category's best trial by validation AUC
     and how far its test AUC is from it: the optimism a search's own objective carries."""
-    ok = trials[(trials["status"] == "ok")] if "status" in trials else trials.iloc[:0]
-    if "val_auc" not in ok or ok["val_auc"].isna().all():
+    ok = trials[(trials[C.status] == OK)] if C.status in trials else trials.iloc[:0]
+    if C.val_auc not in ok or ok[C.val_auc].isna().all():
         return ""
-    ok = ok.dropna(subset=["val_auc"])
-    best = ok.loc[ok.groupby("category")["val_auc"].idxmax()].sort_values("category")
+    ok = ok.dropna(subset=[C.val_auc])
+    best = ok.loc[ok.groupby(C.category)[C.val_auc].idxmax()].sort_values(C.category)
     rows = "".join(f'<tr><td>{esc(r.category)}</td><td class="key">{esc(r.trial_key)}</td>'
                    f"<td>{esc(r.config)}</td><td>{_num(r.val_auc)}</td><td>{_num(r.image_auc)}</td>"
                    f"<td>{_num(r.image_auc - r.val_auc)}</td></tr>" for r in best.itertuples())
@@ -152,7 +153,7 @@ def trial_list(rows: pd.DataFrame) -> str:
         for c, _ in TRIAL_LIST:
             v = r.get(c)
             shown = _num(v, 4 if "auc" in c else 1) if isinstance(v, (float, np.floating)) else esc(v)
-            cls = f' class="st-{esc(v)}"' if c == "status" else (' class="key"' if c == "trial_key" else "")
+            cls = f' class="st-{esc(v)}"' if c == C.status else (' class="key"' if c == C.trial_key else "")
             tds.append(f'<td data-col="{c}" data-v="{esc(v)}"{cls}>{shown}</td>')
         body.append(f'<tr data-key="{esc(r["trial_key"])}" {attrs}>{"".join(tds)}</tr>')
     return (f'<div class="filters">{"".join(selects)}<label>search <input id="f-q" type="search" '
@@ -190,16 +191,16 @@ def svg_curve(steps, values, label: str, width: int = 260, height: int = 150) ->
 
 def trial_view(row: dict, config_fields: list[str], history: pd.DataFrame, heatmap_png: str | None) -> str:
     """One trial's view (hidden until its row is clicked or ``#trial=<key>`` names it)."""
-    key = row["trial_key"]
+    key = row[C.trial_key]
     cfg = "".join(f"<tr><td>{esc(f)}</td><td>{esc(row.get(f))}</td></tr>" for f in config_fields
                   if f in row and not _missing(row.get(f)))
     costs = "".join(f"<tr><td>{esc(f)}</td><td>{esc(_num(row.get(f), 2) if f.endswith(('seconds', 'second')) else row.get(f))}"
                     f"</td></tr>" for f in COSTS if f in row and not _missing(row.get(f)))
     curves = ""
     if not history.empty:
-        h = history.sort_values("step")
-        for m in [c for c in h.columns if c not in ("trial_key", "step") and pd.api.types.is_numeric_dtype(h[c])]:
-            curves += svg_curve(h["step"], h[m], m)
+        h = history.sort_values(C.step)
+        for m in [c for c in h.columns if c not in (C.trial_key, C.step) and pd.api.types.is_numeric_dtype(h[c])]:
+            curves += svg_curve(h[C.step], h[m], m)
     error = f'<pre class="error">{esc(row.get("error"))}</pre>' if not _missing(row.get("error")) else ""
     return (f'<section class="trial" data-key="{esc(key)}" id="trial-{esc(key)}" hidden>'
             f'<h3>Trial <span class="key">{esc(key)}</span>: {esc(row.get("study"))}, {esc(row.get("category"))}, '

@@ -29,8 +29,7 @@ _SPEC_KEYS = {"name", "description", "budget", "base", "axes", "one_at_a_time", 
               "resources", "search", "controls", "table", "baseline"}
 _RESOURCE_KEYS = {"cpu", "gpu"}
 _SEARCH_KEYS = {"kind", "num_samples", "space", "grace_period", "reduction_factor", "seed"}
-PAPER_TABLES = ("1", "2", "3", "4", "5", "6", "7", "8")   # the paper's tables a spec's ``table`` may name
-SEARCHERS = ("optuna",)                                  # a search's ``kind``: Optuna through Ray Tune
+PAPER_TABLES, SEARCHERS = tuple("12345678"), ("optuna",)   # a spec's ``table`` (the paper's) and ``search.kind``
 
 
 class SpecError(ValueError):
@@ -164,8 +163,7 @@ def load_spec(name_or_path: str) -> StudySpec:
         for k in s.get("space", {}):
             _coerce(where, f"search.space.{k}", k, 0 if "choices" not in s["space"][k] else s["space"][k]["choices"][0])
         search = SearchSpec(kind=s.get("kind", SEARCHERS[0]), num_samples=int(s.get("num_samples", 8)),
-                            space=dict(s.get("space", {})),
-                            grace_period=int(s.get("grace_period", 1)),
+                            space=dict(s.get("space", {})), grace_period=int(s.get("grace_period", 1)),
                             reduction_factor=int(s.get("reduction_factor", 2)), seed=int(s.get("seed", 0)))
     cats = raw.get("categories", "all")
     if cats != "all" and not isinstance(cats, list):

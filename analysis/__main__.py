@@ -80,7 +80,7 @@ def _figure_root(trials: pd.DataFrame, data_root: str | None):
 
 
 def cmd_figures(args: argparse.Namespace) -> int:
-    from analysis import charts as C
+    from analysis import charts as CH
     from analysis import figures as F
     from analysis.stats import group_of
     from analysis.tables import describe_dataset
@@ -98,11 +98,11 @@ def cmd_figures(args: argparse.Namespace) -> int:
             print(f"[analysis] {name}", flush=True)
 
     for study, table in _tables(trials, scores, args.results):
-        keep(C.category_bars(table), f"{study}_bars")
-        keep(C.critical_difference(table), f"{study}_cd")
+        keep(CH.category_bars(table), f"{study}_bars")
+        keep(CH.critical_difference(table), f"{study}_cd")
         if not history.empty:
-            keep(C.learning_curves(history, trials, study, table.kind.metric), f"{study}_learning_curve")
-        keep(C.ablation_curves(trials, study, table.kind.metric), f"{study}_ablation")
+            keep(CH.learning_curves(history, trials, study, table.kind.metric), f"{study}_learning_curve")
+        keep(CH.ablation_curves(trials, study, table.kind.metric), f"{study}_ablation")
         keep(F.roc_curves(trials, scores, study), f"{study}_roc")
         study_keys = set(trials.loc[trials[C.study] == study, C.trial_key])
         if not embeddings.empty:

@@ -80,15 +80,15 @@ def _configs(trials: pd.DataFrame) -> pd.Series:
 def _figures(res: Results, study: str, table, log, slow: bool) -> list[tuple[str, str]]:
     """(name, data URI) of every figure ``analysis figures`` draws for a study; without
     ``slow``, not the t-SNE (seconds to minutes on 2 cores, too slow to redo per trial)."""
-    from analysis import charts as C
+    from analysis import charts as CH
     from analysis import figures as F
     out = []
     keys = set(res.trials.loc[res.trials[C.study] == study, C.trial_key])
-    makers = [("per-category AUC", lambda: C.category_bars(table)),
-              ("critical difference", lambda: C.critical_difference(table)),
+    makers = [("per-category AUC", lambda: CH.category_bars(table)),
+              ("critical difference", lambda: CH.critical_difference(table)),
               ("learning curves", lambda: None if res.history.empty else
-               C.learning_curves(res.history, res.trials, study, table.kind.metric)),
-              ("ablation", lambda: C.ablation_curves(res.trials, study, table.kind.metric)),
+               CH.learning_curves(res.history, res.trials, study, table.kind.metric)),
+              ("ablation", lambda: CH.ablation_curves(res.trials, study, table.kind.metric)),
               ("ROC", lambda: F.roc_curves(res.trials, res.scores, study)),
               ("t-SNE", lambda: None if res.embeddings.empty or not slow else
                F.tsne_embeddings(res.embeddings[res.embeddings[C.trial_key].isin(keys)], res.trials)),

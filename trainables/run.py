@@ -5,7 +5,8 @@ last line for scripts: every metric a trial reports (``trainables.metrics.TRIAL_
 ``image_auc``, ``auc_by_defect``, ``image_ap``, ``image_f1_max``, ``pixel_ap``, ``aupro``,
 the deployable ``threshold`` with its test rates, ``train_seconds``, ``eval_seconds``,
 ``images_per_second``, the ``null_score_*`` normalisation of the scores, ...; the same
-names as the results columns) and the resolved ``config``.
+names as the results columns) and the resolved ``config``. ``--save DIR`` writes the trial's
+bundle (``trainables.deploy.bundle``) for ``python -m trainables.export``.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import sys
 from trainables.budgets import BUDGETS, effective_config
 from trainables.config import ConfigError, TrialConfig, parse_set_args
 from trainables.data import DatasetError, UnknownCategoryError, list_categories, resolve_data_root
+from trainables.deploy.bundle import save_bundle
 from trainables.metrics import TRIAL_METRICS
 from trainables.trial import run_trial
 
@@ -36,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                     help="override any config field, e.g. --set lr=0.1 (repeatable)")
+    ap.add_argument("--save", default=None, metavar="DIR",
+                    help="save the trial's bundle (encoder, density, threshold, config, metrics) to the folder DIR, "
+                         "for python -m trainables.export")
     ap.add_argument("--json", action="store_true", help="print one JSON object on the last line")
     args = ap.parse_args(argv)
     try:
@@ -68,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
               f"TPR {m['threshold_test_tpr']:.1%}, FPR {m['threshold_test_fpr']:.1%}")
     print(f"train {m['train_seconds']:.1f}s  eval {m['eval_seconds']:.1f}s  "
           f"{m['images_per_second']:.0f} images/s on {m['device']}")
+    if args.save:
+        saved = save_bundle(result, args.save)
+        print(f"bundle         {saved} (python -m trainables.export {saved} --out model.onnx)")
     if args.json:
         print(json.dumps({**{k: m.get(k) for k in TRIAL_METRICS}, "config": cfg.to_dict()}))
     return 0

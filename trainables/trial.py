@@ -30,7 +30,7 @@ from trainables.data import CategoryData, dataset_id, load_category, resolve_dat
 from trainables.evaluate import embedding_sample, evaluate, heatmap_rows, split_category
 from trainables.metrics import ANOMALY_METRICS, HISTORY_METRICS
 from trainables.models import build_model
-from trainables.train import Trainer, device_label, prepare_model, resolve_device, synchronize
+from trainables.train import Trainer, device_label, prepare_model, resolve_device, synchronize, use_bf16
 
 Report = Callable[[dict[str, Any], dict[str, Any] | None], None]
 FINAL_KEYS = ("train_score_mean", "train_score_std", "null_score_mean", "null_score_std", "null_score_method")
@@ -44,6 +44,9 @@ class TrialResult:
     embeddings: dict[str, Any] = field(default_factory=dict)  # kind -> [n, d] features, for t-SNE figures
     heatmaps: dict[str, list] = field(default_factory=dict)    # Figure 4 rows (localizing variants)
     history: list[dict[str, Any]] = field(default_factory=list)  # HISTORY_METRICS of every curve point
+    model: Any = None                           # the trained network (eval mode): what a bundle saves
+    density: Any = None                         # the density fitted at the last evaluation (trainables.deploy)
+    precision: str = "fp32"                     # the evaluation's precision: fp32, or bf16 under autocast
 
     def history_columns(self, trial_key: str) -> dict[str, list]:
         """Columns of the ``history`` results table (a learning curve): one row per curve point."""
@@ -169,7 +172,8 @@ def finish(cfg: TrialConfig, data: CategoryData, trainer: Trainer, metrics: dict
     if last.get("maps") is not None:
         heatmaps = heatmap_rows(data, last["maps"], cfg, "patch" if trainer.variant.patch_level else "gradcam")
     return TrialResult(metrics=metrics, config=cfg, scores=scores, embeddings=embeddings, heatmaps=heatmaps,
-                       history=history)
+                       history=history, model=trainer.model.eval(), density=last.get("density"),
+                       precision="bf16" if use_bf16(cfg, device) else "fp32")
 
 
 def run_trial(config: TrialConfig | Mapping[str, Any], data_root: str | Path | None = None,

@@ -9,7 +9,7 @@ level (``trainables.evaluate.patches``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -45,7 +45,8 @@ class Scoring:
     maps: np.ndarray | None            # [M, S, S] test heatmaps where the variant localizes
     null_features: np.ndarray          # what cross-fitting re-splits: the fit images' features or windows
     fit_score: FitScore                # a fresh density fitted on some of them, scoring the others
-    density: DensityEstimator | None   # the image-level GDE (none at patch level)
+    density: Any                       # the fitted density: a DensityEstimator (image level) or the
+    #                                    patch level's WindowDensity; what a deploy bundle saves
     score_new: Callable[[torch.Tensor], np.ndarray]   # image scores of other uint8 images, same fit
 
 

@@ -123,4 +123,4 @@ def score_windows(model, data: CategoryData, fit_idx: np.ndarray, cfg: TrialConf
 
     def score_new(images_u8: torch.Tensor) -> np.ndarray:
         return windows.score(dense_window_features(model, images_u8, cfg, device, bf16)).max(axis=1)
-    return Scoring(scores, train_scores, maps, train_windows, fit_score, None, score_new)
+    return Scoring(scores, train_scores, maps, train_windows, fit_score, windows, score_new)

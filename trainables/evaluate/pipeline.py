@@ -95,6 +95,7 @@ def evaluate(model, data: CategoryData, fit_idx: np.ndarray, cfg: TrialConfig,
         "train_score_std": float(s.train_scores.std()),   # in-sample: kept for old readers only
         "test_features": test_feats,
         "maps": s.maps,
+        "density": s.density,     # the fitted density, for a deploy bundle (trainables.deploy)
     }
     if null_stats:
         out.update(crossfit_null_stats(s.null_features, s.fit_score, "train_good", k=5, seed=cfg.seed))

@@ -1,0 +1,107 @@
+"""Export a bundle as one ONNX graph (``python -m trainables.export BUNDLE --out model.onnx``).
+
+The graph is ``trainables.deploy.graph``'s: uint8 NHWC images at the bundle's image size in,
+``score`` (float64, higher = more anomalous) out, and for patch-level variants ``anomaly_map``
+(float64 ``[N, S, S]``, the trial's receptive-field upsampled window scores). Traced with
+torch's TorchScript-based exporter at opset 17 with a dynamic batch axis; the bundle's threshold,
+the normals behind it and its FPR bound, the image size, trial key, dataset, metrics and code
+version go into the metadata (``trainables.deploy.metadata``). The export is checked on two
+random images against the same modules in PyTorch before it is kept.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import torch
+from torch import nn
+
+from trainables.deploy.bundle import Bundle, code_version, load_bundle
+from trainables.deploy.graph import DensityExportError, Features, ImageGraph, PatchGraph, density_module
+from trainables.deploy.metadata import FORMAT, INPUT, MAP, SCORE, write_metadata
+
+OPSET = 17
+
+
+@dataclass(frozen=True)
+class Exported:
+    path: Path
+    outputs: tuple[str, ...]
+    max_relative_error: float      # ONNX Runtime against PyTorch on the check images
+    notes: tuple[str, ...]         # what the graph does not reproduce (a bf16 trial, GradCAM maps)
+
+
+def build_graph(bundle: Bundle) -> tuple[nn.Module, tuple[str, ...], list[str]]:
+    """The module to trace, its output names, and notes on what it leaves out."""
+    cfg, info, notes = bundle.config, bundle.manifest, []
+    pre = info["preprocessing"]
+    features = Features(bundle.encoder(), cfg.feature_layer_list, pre["mean"], pre["std"])
+    dens = info["density"]
+    density = density_module(dens["kind"], bundle.density)
+    if info.get("precision") == "bf16":
+        notes.append("the trial evaluated under bf16 autocast; the graph computes in fp32, so its scores differ "
+                     "slightly from the row's (train with precision=fp32 for exact parity)")
+    if dens["level"] == "patch":
+        graph = PatchGraph(features, density, cfg.image_size, dens["patch_size"], dens["patch_stride"],
+                           tuple(dens["windows"]))
+        return graph.eval(), (SCORE, MAP), notes
+    if cfg.gradcam:
+        notes.append("GradCAM heatmaps need the score's gradient and are not exported: image scores only")
+    return ImageGraph(features, density).eval(), (SCORE,), notes
+
+
+def metadata(bundle: Bundle, outputs: tuple[str, ...]) -> dict:
+    info, thr = bundle.manifest, bundle.manifest["threshold"]
+    s = info["preprocessing"]["image_size"]
+    return {
+        "format": FORMAT, "image_size": s, "outputs": ",".join(outputs),
+        "input": f"{INPUT}: uint8 [N, {s}, {s}, 3], RGB, NHWC; resize each image to {s} x {s} with PIL bilinear",
+        "threshold": thr["value"], "threshold_source": thr["source"], "threshold_fpr": thr["fpr"],
+        "threshold_normals": thr["normals"], "threshold_fpr_bound": thr["fpr_bound"],
+        "threshold_confidence": thr["confidence"], "threshold_heldout_fpr": thr["heldout_fpr"],
+        "trial_key": info["trial_key"], "dataset": info["dataset"], "category": info["category"],
+        "variant": info["variant"], "density": info["density"]["kind"], "precision": info.get("precision"),
+        "code_version": info.get("code_version"), "exported_with": code_version(),
+        "metrics": info["metrics"], "config": info["config"],
+    }
+
+
+def _check(graph: nn.Module, path: Path, image_size: int, outputs: tuple[str, ...]) -> float:
+    """Largest relative difference between ONNX Runtime and PyTorch on two random images."""
+    x = np.random.default_rng(0).integers(0, 256, (2, image_size, image_size, 3), dtype=np.uint8)
+    with torch.inference_mode():
+        want = graph(torch.from_numpy(x))
+    want = [w.numpy() for w in (want if isinstance(want, tuple) else (want,))]
+    got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(list(outputs), {INPUT: x})
+    return max(float(np.max(np.abs(g - w) / np.maximum(np.abs(w), 1e-12))) for g, w in zip(got, want))
+
+
+def export_bundle(bundle_dir: str | Path, out: str | Path) -> Exported:
+    """Write the bundle at ``bundle_dir`` as an ONNX model at ``out`` (renamed into place)."""
+    bundle = load_bundle(bundle_dir)
+    graph, outputs, notes = build_graph(bundle)
+    s = bundle.config.image_size
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    try:
+        with warnings.catch_warnings():      # the TorchScript exporter's deprecation notice
+            warnings.simplefilter("ignore", DeprecationWarning)
+            torch.onnx.export(graph, (torch.zeros(1, s, s, 3, dtype=torch.uint8),), str(tmp), dynamo=False,
+                              opset_version=OPSET, input_names=[INPUT], output_names=list(outputs),
+                              dynamic_axes={INPUT: {0: "batch"}, **{o: {0: "batch"} for o in outputs}})
+        write_metadata(tmp, metadata(bundle, outputs))
+        err = _check(graph, tmp, s, outputs)
+        if not err < 1e-4:
+            raise RuntimeError(f"the exported graph disagrees with PyTorch: relative error {err:.3g} > 1e-4")
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return Exported(out, outputs, err, tuple(notes))
+
+
+__all__ = ["DensityExportError", "Exported", "OPSET", "build_graph", "export_bundle"]

@@ -1,0 +1,159 @@
+"""The exported computation as torch modules: the same arithmetic the trial's evaluation does,
+written so that one ONNX trace holds all of it.
+
+Input: ``images``, uint8 ``[N, S, S, 3]`` (NHWC, RGB, already resized to ``S x S`` the way the
+trial's cache resizes: PIL bilinear). In the graph: ``/ 255``, NCHW, the encoder's
+normalisation, the encoder, the pooled features of ``feature_layers`` (cast to float64,
+L2-normalised as ``trainables.models.density.l2_normalise`` does), then the density as
+matrix products in float64:
+
+- a Gaussian (``ledoit_wolf``, ``full``): ``d = f - mean``, ``score = sum((d @ P) * d)``,
+  the squared Mahalanobis distance scikit-learn's ``mahalanobis`` returns;
+- a Gaussian mixture (``gmm``): per component ``y = f @ L_k - mean_k @ L_k`` (``L_k`` the
+  Cholesky factor of its precision), ``score = -logsumexp_k(log w_k + log det L_k
+  - D/2 log 2 pi - |y|^2 / 2)``, scikit-learn's ``-score_samples``.
+
+Patch level (``*_patch`` variants): every ``patch_size`` window at ``patch_stride`` (``unfold``,
+as ``trainables.evaluate.patches.dense_window_features``), a score per window from its
+location's density (or the shared one), the image score is the worst window, and the map is the
+receptive-field Gaussian upsampling of ``upsample_window_scores`` written as two matrix
+products, ``Uy @ scores @ Ux^T``: the Gaussian kernel is separable, so is the transposed
+convolution's normaliser, and the replicated border rows are copies of the last row.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from trainables.evaluate.patches import gaussian_kernel
+from trainables.models.backbones import deepest
+
+
+class DensityExportError(ValueError):
+    """The bundle's density has no closed form an ONNX graph can hold (e.g. a KDE)."""
+
+
+class Features(nn.Module):
+    """``CutPasteNet.features`` on images in [0, 1]: normalise, encoder, pooled chosen stages."""
+
+    def __init__(self, encoder: nn.Module, layers: list[str], mean: list[float], std: list[float]) -> None:
+        super().__init__()
+        self.encoder, self.layers, self.upto = encoder, list(layers), deepest(layers)
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1))
+
+    def forward(self, x: Tensor) -> Tensor:
+        maps = self.encoder.stages((x - self.mean) / self.std, upto=self.upto)
+        return torch.cat([maps[name].mean(dim=(2, 3)) for name in self.layers], dim=1)
+
+
+def l2_normalise(f: Tensor) -> Tensor:
+    """float64, as the density saw its features at fit and score time."""
+    f = f.double()
+    return f / f.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+
+
+class GaussianScore(nn.Module):
+    """Squared Mahalanobis distance; ``location`` [D] or [L, D], ``precision`` [D, D] or [L, D, D]."""
+
+    def __init__(self, location: np.ndarray, precision: np.ndarray) -> None:
+        super().__init__()
+        self.register_buffer("location", torch.from_numpy(np.asarray(location, np.float64)))
+        self.register_buffer("precision", torch.from_numpy(np.asarray(precision, np.float64)))
+
+    def forward(self, f: Tensor) -> Tensor:
+        """``f`` [N, D] -> [N]; at patch level [L, N, D] -> [L, N] (one density per location, or shared)."""
+        d = f - (self.location.unsqueeze(-2) if self.location.dim() == 2 else self.location)
+        return (torch.matmul(d, self.precision) * d).sum(dim=-1)
+
+
+class MixtureScore(nn.Module):
+    """Negative log density of a full-covariance Gaussian mixture (scikit-learn's ``GaussianMixture``)."""
+
+    def __init__(self, weights: np.ndarray, means: np.ndarray, precisions_cholesky: np.ndarray) -> None:
+        super().__init__()
+        chol = torch.from_numpy(np.asarray(precisions_cholesky, np.float64))      # [(L,) K, D, D]
+        mu = torch.from_numpy(np.asarray(means, np.float64))                      # [(L,) K, D]
+        d = mu.shape[-1]
+        log_det = torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(-1)       # [(L,) K]
+        self.register_buffer("chol", chol)
+        self.register_buffer("offset", torch.matmul(mu.unsqueeze(-2), chol).squeeze(-2))   # mean_k @ L_k
+        self.register_buffer("const", torch.log(torch.from_numpy(np.asarray(weights, np.float64)))
+                             + log_det - 0.5 * d * math.log(2 * math.pi))
+
+    def forward(self, f: Tensor) -> Tensor:
+        """``f`` [N, D] -> [N]; at patch level [L, N, D] -> [L, N]."""
+        y = torch.matmul(f.unsqueeze(-3), self.chol) - self.offset.unsqueeze(-2)  # [(L,) K, N, D]
+        log_prob = self.const.unsqueeze(-1) - 0.5 * (y * y).sum(-1)                # [(L,) K, N]
+        return -torch.logsumexp(log_prob, dim=-2)
+
+
+def density_module(kind: str, arrays: dict[str, np.ndarray]) -> nn.Module:
+    """The density as a module; a density with no closed form raises DensityExportError naming it."""
+    if kind in ("ledoit_wolf", "full"):
+        return GaussianScore(arrays["location"], arrays["precision"])
+    if kind == "gmm":
+        return MixtureScore(arrays["weights"], arrays["means"], arrays["precisions_cholesky"])
+    if kind == "kde":
+        raise DensityExportError(
+            "density 'kde' (scikit-learn KernelDensity) has no closed form to fold into an ONNX graph: its "
+            "score sums a kernel over every training feature. Export a trial fitted with density=ledoit_wolf "
+            "(the paper's GDE), full or gmm, or score with the bundle in PyTorch.")
+    raise DensityExportError(f"density {kind!r} cannot be exported; exportable: ledoit_wolf, full, gmm")
+
+
+def upsampling_matrix(grid: int, image_size: int, patch_size: int, stride: int) -> np.ndarray:
+    """[image_size, grid]: row ``y`` spreads the window scores of one grid axis onto pixel row
+    ``y`` as ``upsample_window_scores`` does (Gaussian weights over the windows covering it,
+    normalised; rows past the last window's end copy the last covered row)."""
+    g = gaussian_kernel(patch_size).numpy()
+    a = g.sum(axis=1) / g.sum()                     # the separable factor: kernel = outer(a, a)
+    covered = (grid - 1) * stride + patch_size
+    u = np.zeros((covered, grid))
+    for i in range(grid):
+        u[i * stride:i * stride + patch_size, i] = a
+    u /= np.maximum(u.sum(axis=1, keepdims=True), 1e-12)
+    if image_size > covered:
+        u = np.vstack([u, np.repeat(u[-1:], image_size - covered, axis=0)])
+    return u[:image_size]
+
+
+class ImageGraph(nn.Module):
+    """uint8 NHWC images -> ``score`` [N] (float64)."""
+
+    def __init__(self, features: Features, density: nn.Module) -> None:
+        super().__init__()
+        self.features, self.density = features, density
+
+    def forward(self, images: Tensor) -> Tensor:
+        x = images.permute(0, 3, 1, 2).float() / 255
+        return self.density(l2_normalise(self.features(x)))
+
+
+class PatchGraph(nn.Module):
+    """uint8 NHWC images -> ``score`` [N] (the worst window) and ``anomaly_map`` [N, S, S] (float64)."""
+
+    def __init__(self, features: Features, density: nn.Module, image_size: int, patch_size: int, stride: int,
+                 grid: tuple[int, int]) -> None:
+        super().__init__()
+        self.features, self.density = features, density
+        self.patch_size, self.stride, self.grid = patch_size, stride, tuple(grid)
+        self.register_buffer("uy", torch.from_numpy(upsampling_matrix(grid[0], image_size, patch_size, stride)))
+        self.register_buffer("ux", torch.from_numpy(upsampling_matrix(grid[1], image_size, patch_size, stride)))
+
+    def forward(self, images: Tensor) -> tuple[Tensor, Tensor]:
+        x = images.permute(0, 3, 1, 2).float() / 255
+        p, (gh, gw) = self.patch_size, self.grid
+        windows = F.unfold(x, kernel_size=p, stride=self.stride)                 # [N, 3*p*p, L]
+        windows = windows.transpose(1, 2).reshape(-1, 3, p, p)                   # image-major, as the trial
+        f = l2_normalise(self.features(windows))
+        f = f.reshape(-1, gh * gw, f.shape[-1]).transpose(0, 1)                  # [L, N, D]
+        # the density's arrays are stacked over locations ([L, ...]) or hold one shared set
+        # ([1, ...]); either broadcasts against [L, N, D]
+        scores = self.density(f).transpose(0, 1)                                 # [N, L]
+        maps = torch.matmul(torch.matmul(self.uy, scores.reshape(-1, gh, gw)), self.ux.t())   # [N, S, S]
+        return scores.amax(dim=1), maps

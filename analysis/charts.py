@@ -20,6 +20,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from analysis.columns import varied_params, with_defaults  # noqa: E402
+from analysis.metric_tables import PIXEL_METRICS  # noqa: E402
 from analysis.stats import category_order, group_of, seed_summary  # noqa: E402
 from analysis.tables import Table, describe_dataset  # noqa: E402
 from trainables.config import FIELD_TYPES  # noqa: E402
@@ -53,7 +54,9 @@ def category_bars(table: Table) -> Figure:
             ax.bar(x + k * width, 100 * part["paper"], width, hatch="//", alpha=0.5, label=f"{col} (paper)")
             k += 1
     ax.set_xticks(x + width * (k - 1) / 2, rows, rotation=45, ha="right")
-    ax.set_ylabel("AUC (%)")
+    at = " / ".join(sorted(set(table.pixel_at.values())))      # pixel metrics: the resolution they were taken at
+    ax.set_ylabel("AUC (%)" if table.kind.metric not in PIXEL_METRICS else f"pixel AUC (%) at {at}" if at
+                  else "pixel AUC (%)")
     ax.set_ylim(0, 105)
     import textwrap
     ax.set_title("\n".join([f"{table.kind.title}, per category (bars: 95% bootstrap interval)",

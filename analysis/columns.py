@@ -4,7 +4,8 @@ control each trained column is paired with, and how to name the model in a capti
 Columns are named by the config fields that differ between a study's trained trials
 (``variant`` for Table 1, ``lr=0.1`` for Table 7); controls (``study.controls``) form
 their own columns, ``control: untrained`` or ``control: ImageNet-frozen``, so that one
-untrained control serves Table 1's six variants. A trained column's control is the
+untrained control serves Table 1's six variants (Table 2's patch-level and image-level
+controls are told apart: ``control: untrained (patch-level)``). A trained column's control is the
 control column with the same model and evaluation (backbone, image size, features...).
 """
 from __future__ import annotations
@@ -76,8 +77,12 @@ def assign_columns(ok: pd.DataFrame) -> tuple[pd.DataFrame, list[str], list[str]
         labels[trained.index] = [column_label(r, varied) for r in trained[varied].to_dict("records")]
     if len(controls):
         varied_c = [c for c in varied_params(controls) if c not in ("variant", "steps", "head_steps", "lr")]
-        for i, r in zip(controls.index, controls.to_dict("records")):
-            extra = ", ".join(f"{k}={_fmt(r[k])}" for k in varied_c if k in PAIRING_FIELDS)
+        records = controls.to_dict("records")
+        # Table 2's untrained patch model and its untrained image-level (GradCAM) model are two controls
+        levels = {_pairing_key(r)[0] for r in records}
+        for i, r in zip(controls.index, records):
+            extra = ", ".join([*(["patch-level" if _pairing_key(r)[0] else "image-level"] if len(levels) > 1 else []),
+                               *(f"{k}={_fmt(r[k])}" for k in varied_c if k in PAIRING_FIELDS)])
             labels[i] = f"control: {control_kind(r)}" + (f" ({extra})" if extra else "")
     ok = ok.assign(tcol=labels)
     firsts = ok.drop_duplicates("tcol").set_index("tcol")

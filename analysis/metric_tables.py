@@ -7,6 +7,8 @@
 - :func:`with_beside`: a metric shown beside each cell of a table (Table 2: ``aupro`` beside
   pixel AUROC), summarised over seeds and group rows exactly like the table's own metric.
   The paper reports no AUPRO, so no paper value ever sits beside it.
+- :func:`pixel_resolution`: where a set of trials took their pixel metrics (``128 px``, or
+  ``native resolution``), for the captions and headers of pixel metrics.
 """
 from __future__ import annotations
 
@@ -18,7 +20,8 @@ import pandas as pd
 from analysis.columns import assign_columns, with_defaults
 from analysis.stats import category_order, group_rows, seed_summary
 
-BESIDE_LABELS = {"aupro": "AUPRO", "pixel_ap": "pixel AP", "image_ap": "AP"}
+BESIDE_LABELS = {"aupro": "AUPRO", "pixel_ap": "pixel AP", "image_ap": "AP", "pixel_auc": "pixel AUC"}
+PIXEL_METRICS = {"pixel_auc", "pixel_ap", "aupro"}     # computed on heatmaps against masks
 
 
 @dataclass
@@ -69,3 +72,21 @@ def with_beside(long: pd.DataFrame, ok: pd.DataFrame, metric: str) -> pd.DataFra
     both = pd.concat([cells, groups], ignore_index=True)[["tcol", "category", "mean", "se", "n"]]
     both.columns = ["column", "row", *names]
     return long.merge(both, on=["row", "column"], how="left")
+
+
+def pixel_resolution(rows: pd.DataFrame) -> str:
+    """Where ``rows`` took their pixel metrics: ``"128 px"`` (``pixel_resolution`` "image", the
+    default: heatmaps and masks at the model's ``image_size``), ``"native resolution"`` (each
+    test image's own), or several joined by " / ". Rows written before the field existed
+    computed them at ``image_size``, so a missing value reads as "image"."""
+    res = (rows["pixel_resolution"] if "pixel_resolution" in rows else pd.Series("image", index=rows.index))
+    sizes = rows["image_size"] if "image_size" in rows else pd.Series(np.nan, index=rows.index)
+    found: dict[tuple, str] = {}
+    for r, size in zip(res.astype(object).where(res.notna(), "image"), sizes):
+        if str(r) == "native":
+            found[(1, 0)] = "native resolution"
+        elif pd.isna(size):
+            found[(2, 0)] = "an unrecorded image size"
+        else:
+            found[(0, int(size))] = f"{int(size)} px"
+    return " / ".join(found[k] for k in sorted(found)) or "an unrecorded image size"

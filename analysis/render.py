@@ -1,12 +1,14 @@
 """A ``Table`` as a reader sees it: markdown, LaTeX or the CSV long form, with the marks
 and the list of tests under it (``analysis.tables`` builds the numbers); a metric shown
-beside the table's own (AUPRO in Table 2) gets a column after each configuration's; and the
-per-defect-type table (``analysis.metric_tables``)."""
+beside the table's own (AUPRO in Table 2) gets a column after each configuration's, its
+header naming the resolution of a pixel metric ("AUPRO (at 128 px)"), and its difference
+to the column's control where there is one; and the per-defect-type table
+(``analysis.metric_tables``)."""
 from __future__ import annotations
 
 import pandas as pd
 
-from analysis.metric_tables import BESIDE_LABELS, DefectTable
+from analysis.metric_tables import BESIDE_LABELS, PIXEL_METRICS, DefectTable
 from analysis.tables import MARK, PAPER_SEEDS, Table
 
 
@@ -28,8 +30,22 @@ def _header(table: Table, col: str) -> str:
     return col
 
 
+def _signed(r, name: str) -> str:
+    if r is None or pd.isna(r[name]):
+        return ""
+    return f"{round(100 * r[name], 1) + 0.0:+.1f}"     # + 0.0: never "-0.0"
+
+
+def _beside_label(table: Table, col: str, metric: str) -> str:
+    """'AUPRO (at 128 px)': a pixel metric's header names the resolution it was taken at."""
+    label = BESIDE_LABELS.get(metric, metric)
+    at = table.pixel_at.get(col) if metric in PIXEL_METRICS else None
+    return f"{label} (at {at})" if at else label
+
+
 def wide(table: Table) -> pd.DataFrame:
-    """The table as displayed: per column ours, then paper / Δ where comparable, then Δ ctrl."""
+    """The table as displayed: per column ours and the metrics beside it, then paper / Δ where
+    comparable, then Δ ctrl (of the table's metric, then of each metric beside it)."""
     d = table.data
     n_common = int(d.loc[d["row_type"] == "category", "n"].max()) if len(d) else PAPER_SEEDS
     has_paper = {c: bool(d.loc[d["column"] == c, "paper"].notna().any()) for c in table.columns}
@@ -37,6 +53,8 @@ def wide(table: Table) -> pd.DataFrame:
     beside = [m for m in table.kind.beside if f"{m}_mean" in d]
     has_beside = {(c, m): bool(d.loc[d["column"] == c, f"{m}_mean"].notna().any()) for c in table.columns
                   for m in beside}
+    has_beside_ctrl = {(c, m): f"{m}_control_diff" in d and bool(d.loc[d["column"] == c, f"{m}_control_diff"]
+                                                                 .notna().any()) for c in table.columns for m in beside}
     rows = []
     for row, part in d.groupby("row", sort=False):
         line = {"": row}
@@ -47,14 +65,16 @@ def wide(table: Table) -> pd.DataFrame:
             line[head] = "" if r is None else _cell(r["mean"], r["se"], r["n"], n_common)
             for m in beside:
                 if has_beside[(col, m)]:
-                    line[f"{col} {BESIDE_LABELS.get(m, m)}"] = "" if r is None else \
-                        _cell(r[f"{m}_mean"], r[f"{m}_se"], r[f"{m}_n"], n_common)
+                    label = f"{col} {_beside_label(table, col, m)}"
+                    line[label] = "" if r is None else _cell(r[f"{m}_mean"], r[f"{m}_se"], r[f"{m}_n"], n_common)
             if has_paper[col]:
                 line[f"{col} paper"] = "" if r is None or pd.isna(r["paper"]) else f"{100 * r['paper']:.1f}"
                 line[f"{col} Δ"] = "" if r is None or pd.isna(r["diff"]) else f"{100 * r['diff']:+.1f}"
             if has_ctrl[col]:
-                line[f"{col} Δ ctrl"] = "" if r is None or pd.isna(r["control_diff"]) else \
-                    f"{round(100 * r['control_diff'], 1) + 0.0:+.1f}"     # + 0.0: never "-0.0"
+                line[f"{col} Δ ctrl"] = _signed(r, "control_diff")
+            for m in beside:
+                if has_beside_ctrl[(col, m)]:
+                    line[f"{col} {_beside_label(table, col, m)} Δ ctrl"] = _signed(r, f"{m}_control_diff")
         rows.append(line)
     return pd.DataFrame(rows)
 

@@ -8,10 +8,14 @@
   many-columns view (Demšar 2006), with cliques by pairwise Wilcoxon + Holm instead of the
   Nemenyi test (Benavoli et al. 2016; Ismail Fawaz et al. 2019): Nemenyi's verdict on two
   columns depends on which other columns are in the table, the Wilcoxon's does not.
+  Cliques are runs of consecutive ranks, so no bar spans a column outside its clique.
+- ``wilcoxon_method``, ``min_attainable_p``: which null distribution each signed-rank test
+  uses, and the smallest Holm-adjusted p a table's family of tests can reach at all.
 Categories are the unit of replication: they are the "datasets" of these tests.
 """
 from __future__ import annotations
 
+import warnings
 from itertools import combinations
 from typing import NamedTuple
 
@@ -37,6 +41,38 @@ def holm(p_values) -> np.ndarray:
     return out
 
 
+def _aligned(scores: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
+    """Dense ranks of every trial's defective and good images, one row per trial, the columns
+    being the same test images in every row: by ``image_path`` where given (the images all
+    trials scored), else by their order within each label (as the sink writes them)."""
+    scores = scores.dropna(subset=["score"])
+    if "image_path" in scores:
+        per = {k: p.drop_duplicates("image_path").set_index("image_path") for k, p in scores.groupby("trial_key")}
+        common = set.intersection(*(set(p.index) for p in per.values())) if per else set()
+        dropped = sum(len(p) for p in per.values()) - len(common) * len(per)
+        if dropped:
+            warnings.warn(f"bootstrap interval: {dropped} score(s) of images not scored by every trial of "
+                          "the cell left out", stacklevel=3)
+        order = sorted(common)
+        parts = {k: p.loc[order] for k, p in per.items()}
+    else:
+        parts = dict(iter(scores.groupby("trial_key", sort=True)))
+    pos, neg = [], []
+    for _, part in sorted(parts.items()):
+        p = part.loc[part["label"] == 1, "score"].to_numpy(float)
+        n = part.loc[part["label"] == 0, "score"].to_numpy(float)
+        if len(p) and len(n):        # dense ranks as float32: exact, and sorted ~12% faster
+            ranks = np.unique(np.concatenate([p, n]), return_inverse=True)[1].astype(np.float32)
+            pos.append(ranks[:len(p)])
+            neg.append(ranks[len(p):])
+    if not pos:
+        return None
+    if len({len(p) for p in pos}) > 1 or len({len(n) for n in neg}) > 1:
+        raise ValueError("bootstrap interval: the trials of a cell did not score the same test images "
+                         f"(defective counts {sorted({len(p) for p in pos})}, good {sorted({len(n) for n in neg})})")
+    return np.stack(pos), np.stack(neg)
+
+
 def bootstrap_auc_interval(scores: pd.DataFrame, n_boot: int = 1000, level: float = 0.95,
                            seed: int = 0) -> tuple[float, float]:
     """Percentile interval of a cell's mean-over-seeds image AUC.
@@ -44,53 +80,111 @@ def bootstrap_auc_interval(scores: pd.DataFrame, n_boot: int = 1000, level: floa
     Good and defective images are resampled separately, keeping their counts, so every
     replicate has the test set's class balance (AUC is undefined without both classes).
     With n > 1 seeds the seeds are resampled too (a two-level bootstrap), so the interval
-    covers seed-to-seed variation as well as the finite test set; each drawn seed slot
-    gets its own image resample, even when a seed is drawn twice. ``scipy.stats.bootstrap``
-    cannot resample at two levels, so the indices are drawn here; the AUC of all replicates
-    of a trial is one vectorised ``mannwhitneyu`` call (AUC = U / (n_pos * n_neg), ties
-    counting 1/2). U depends only on order, so scores are replaced by their dense ranks.
-    Trials lacking a class are left out; a cell with none left is (nan, nan).
+    covers seed-to-seed variation as well as the finite test set. The seeds score the same
+    test images, so a replicate draws ONE set of good and defective images and applies it
+    to every seed it draws: resampling the images independently per seed would average the
+    test-set noise away over seeds and make the interval shrink as seeds are added, as if
+    each seed had its own test set. (Hence k seeds with identical scores give exactly one
+    seed's interval.) Images are matched across seeds by ``image_path`` when the frame has
+    it, else by their order within each label. ``scipy.stats.bootstrap`` cannot resample at
+    two levels, so the indices are drawn here; the AUC of all replicates of a trial is one
+    vectorised ``mannwhitneyu`` call (AUC = U / (n_pos * n_neg), ties counting 1/2). U
+    depends only on order, so scores are replaced by their dense ranks. Trials lacking a
+    class are left out; a cell with none left is (nan, nan).
     """
     rng = np.random.default_rng(seed)
-    trials = []
-    for _, part in scores.dropna(subset=["score"]).groupby("trial_key", sort=True):
-        pos = part.loc[part["label"] == 1, "score"].to_numpy(float)
-        neg = part.loc[part["label"] == 0, "score"].to_numpy(float)
-        if len(pos) and len(neg):     # dense ranks as float32: exact, and sorted ~12% faster
-            ranks = np.unique(np.concatenate([pos, neg]), return_inverse=True)[1].astype(np.float32)
-            trials.append((ranks[:len(pos)], ranks[len(pos):]))
-    n = len(trials)
-    if n == 0:
+    aligned = _aligned(scores)
+    if aligned is None:
         return (np.nan, np.nan)
+    pos, neg = aligned
+    n, n_pos, n_neg = pos.shape[0], pos.shape[1], neg.shape[1]
+    # images first, so that the image draws do not depend on the number of seeds
+    bp_idx = rng.integers(0, n_pos, size=(n_boot, n_pos))
+    bn_idx = rng.integers(0, n_neg, size=(n_boot, n_neg))
     slots = rng.integers(0, n, size=(n_boot, n)) if n > 1 else np.zeros((n_boot, 1), int)
-    aucs = np.empty(slots.shape)
-    for t, (pos, neg) in enumerate(trials):
-        where = slots == t
-        m = int(where.sum())
-        if m == 0:
+    auc = np.empty((n, n_boot))          # every trial's AUC on every replicate's images
+    for t in range(n):
+        if not (slots == t).any():
+            auc[t] = np.nan
             continue
-        bp = pos[rng.integers(0, len(pos), size=(m, len(pos)))]
-        bn = neg[rng.integers(0, len(neg), size=(m, len(neg)))]
-        u = stats.mannwhitneyu(bp, bn, axis=-1, method="asymptotic").statistic
-        aucs[where] = u / (len(pos) * len(neg))
-    means = aucs.mean(axis=1)
+        u = stats.mannwhitneyu(pos[t][bp_idx], neg[t][bn_idx], axis=-1, method="asymptotic").statistic
+        auc[t] = u / (n_pos * n_neg)
+    means = auc[slots, np.arange(n_boot)[:, None]].mean(axis=1)
     tail = (1 - level) / 2
     low, high = np.quantile(means, [tail, 1 - tail])
     return (float(low), float(high))
+
+
+# Sign patterns the permutation test enumerates exactly (2^16 = 65,536): every table of up
+# to 16 categories (MVTec AD has 15) gets an exact p even with ties or zero differences.
+_EXACT_PERMUTATION_MAX_N = 16
+
+
+def wilcoxon_method(d: np.ndarray) -> str:
+    """Which null distribution the signed-rank test on differences ``d`` uses (scipy >= 1.15).
+
+    - ``"exact"`` (scipy's ``method="exact"``): no ties among |d|, no zeros, n <= 50; the
+      exact null distribution of the statistic (what scipy's "auto" picks too);
+    - ``"permutation"``: ties or zeros, n <= 16: all 2^n sign patterns enumerated
+      (``_signflip_p``; equal to ``scipy.stats.wilcoxon(method=PermutationMethod(n_resamples=2**n))``,
+      computed in one matrix product because scipy's permutation loop takes seconds per
+      test). scipy's "exact" is only conservative with ties, and its "auto" falls back to
+      the normal approximation above n = 13, which is off for small n (five equal positive
+      differences: asymptotic p = 0.025, where no sign pattern can go below 2/2^5 = 0.0625;
+      fifteen near-equal ones: 1.6e-4 against the exact 6.1e-5);
+    - ``"asymptotic"`` (scipy's): the normal approximation with the tie correction, accurate
+      at these sizes.
+    Naming it keeps p-values from changing with scipy's defaults (they changed in 1.13-1.15).
+    """
+    nz = d[d != 0]
+    ties = len(np.unique(np.abs(nz))) < len(nz)
+    if len(nz) == len(d) and not ties and len(d) <= 50:
+        return "exact"
+    if len(d) <= _EXACT_PERMUTATION_MAX_N:
+        return "permutation"
+    return "asymptotic"
+
+
+def _signflip_p(d: np.ndarray) -> tuple[float, float]:
+    """(statistic, two-sided p) of the signed-rank test by enumerating every sign pattern of
+    the non-zero differences (zeros dropped, as ``zero_method="wilcox"``; tied |d| share
+    their mid-rank): the exact null given the observed magnitudes."""
+    nz = d[d != 0]
+    ranks = stats.rankdata(np.abs(nz))
+    r_plus = float(ranks[nz > 0].sum())
+    patterns = (np.arange(2 ** len(nz))[:, None] >> np.arange(len(nz))) & 1     # [2^n, n] 0/1 signs
+    null = patterns @ ranks
+    eps = 1e-9 * max(1.0, float(ranks.sum()))
+    p = 2 * min(np.mean(null >= r_plus - eps), np.mean(null <= r_plus + eps))
+    return min(r_plus, float(ranks.sum()) - r_plus), float(min(1.0, p))
+
+
+def min_attainable_p(n: int, m: int = 1) -> float:
+    """The smallest Holm-adjusted p that any of ``m`` two-sided Wilcoxon signed-rank
+    comparisons over at most ``n`` categories can reach: under the exact (or exact
+    permutation) null each all-same-sign outcome has probability 1/2^n, so p >= 2/2^n,
+    and Holm multiplies the smallest p by m. When it is not below alpha, no column of the
+    table can be marked, whatever the data."""
+    if n < 1 or m < 1:
+        return float("nan")
+    return min(1.0, m * 2.0 / 2.0 ** n)
 
 
 def _wilcoxon(d: np.ndarray) -> tuple[float, float, str]:
     """(statistic, p, reason) of the two-sided signed-rank test on paired differences.
 
     All differences zero: no evidence of any difference, p = 1 (scipy would warn and divide
-    0/0). Fewer than 2 pairs: no test, p = nan. scipy's defaults otherwise (exact null for
-    small n without ties, zero differences dropped).
+    0/0). Fewer than 2 pairs: no test, p = nan. Otherwise ``wilcoxon_method`` names the null
+    distribution; zero differences are dropped (``zero_method="wilcox"``).
     """
     if len(d) < 2:
         return np.nan, np.nan, f"too few paired categories ({len(d)}) for a test"
     if np.all(d == 0):
         return 0.0, 1.0, "all differences zero"
-    r = stats.wilcoxon(d, alternative="two-sided")
+    method = wilcoxon_method(d)
+    if method == "permutation":
+        return (*_signflip_p(d), "")
+    r = stats.wilcoxon(d, alternative="two-sided", zero_method="wilcox", method=method)
     return float(r.statistic), float(r.pvalue), ""
 
 
@@ -157,32 +251,34 @@ def average_ranks(cells: pd.DataFrame) -> pd.Series:
     return complete.rank(axis=1, ascending=False, method="average").mean().sort_values()
 
 
-def _maximal_cliques(nodes: list, adj: dict) -> list[set]:
-    """Bron-Kerbosch with pivoting; fine for the <= ~20 columns of a table."""
-    found = []
+def _contiguous_cliques(cols: list[str], same) -> list[list[str]]:
+    """Maximal runs of ``cols`` (in rank order) in which every pair is ``same(a, b)``.
 
-    def expand(r: set, p: set, x: set) -> None:
-        if not p and not x:
-            found.append(r)
-            return
-        pivot = max(p | x, key=lambda u: len(adj[u] & p))
-        for v in list(p - adj[pivot]):
-            expand(r | {v}, p & adj[v], x & adj[v])
-            p = p - {v}
-            x = x | {v}
-
-    expand(set(), set(nodes), set())
-    return found
+    A bar of a CD diagram is drawn from its best to its worst member, so a group that
+    skipped a column would seem to include it: groups are runs of consecutive ranks (as in
+    Demšar 2006), and a run is kept unless a longer valid run contains it. A column in no
+    run of 2+ is a singleton group.
+    """
+    k = len(cols)
+    ends = []
+    for i in range(k):
+        j = i
+        while j + 1 < k and all(same(cols[x], cols[j + 1]) for x in range(i, j + 1)):
+            j += 1
+        ends.append(j)
+    runs = [(i, j) for i, j in enumerate(ends) if not any(a <= i and j <= b and (a, b) != (i, j)
+                                                           for a, b in enumerate(ends))]
+    return [cols[i:j + 1] for i, j in runs]
 
 
 def critical_difference_cliques(cells: pd.DataFrame, alpha: float = 0.05) -> list[list[str]]:
-    """Maximal groups of columns with no significant pairwise difference.
+    """Maximal groups of columns, contiguous in rank order, with no significant pairwise difference.
 
     Each pair is tested by the Wilcoxon signed-rank over complete rows, Holm over all
-    k(k-1)/2 pairs; "not significant" pairs are the edges of a graph whose maximal cliques
-    (Bron-Kerbosch, not an interval grouping over the rank order) are returned, as in
-    Ismail Fawaz et al.'s CD diagrams. Singletons are kept (a column unlike all others).
-    Cliques are ordered by their best member's rank, members by rank.
+    k(k-1)/2 pairs, as in Ismail Fawaz et al.'s CD diagrams; a group is a run of consecutive
+    columns in average-rank order whose pairs are all "not significant" (``_contiguous_cliques``),
+    never one that skips a column, which its bar would seem to include. Singletons are kept
+    (a column unlike its neighbours). Groups are ordered by rank, members by rank.
     """
     complete = cells.dropna()
     ranks = average_ranks(cells)
@@ -190,13 +286,8 @@ def critical_difference_cliques(cells: pd.DataFrame, alpha: float = 0.05) -> lis
     pairs = list(combinations(cols, 2))
     p = [_wilcoxon((complete[a] - complete[b]).to_numpy(float))[1] for a, b in pairs]
     p_holm = holm(p)
-    adj = {c: set() for c in cols}
-    for (a, b), q in zip(pairs, p_holm):
-        if not q < alpha:                     # NaN (no test possible) counts as not different
-            adj[a].add(b)
-            adj[b].add(a)
-    cliques = [sorted(c, key=cols.index) for c in _maximal_cliques(cols, adj)]
-    return sorted(cliques, key=lambda c: (cols.index(c[0]), len(c)))
+    same = {frozenset(pair) for pair, q in zip(pairs, p_holm) if not q < alpha}   # NaN: not different
+    return _contiguous_cliques(cols, lambda a, b: frozenset((a, b)) in same)
 
 
 def cd_diagram(cells: pd.DataFrame, title: str = "") -> Figure:
@@ -233,7 +324,10 @@ def cd_diagram(cells: pd.DataFrame, title: str = "") -> Figure:
     ax.axis("off")
     n = len(cells.dropna())
     test = (f"Friedman p = {fr.p_value:.3g}" if fr else "Friedman n/a (needs 3+ columns, 2+ categories)")
-    fig.text(0.5, 0.03, f"{test}, cliques by Wilcoxon-Holm (alpha = 0.05), n = {n} categories",
+    floor = min_attainable_p(n, k * (k - 1) // 2)
+    power = (f"; with n = {n} no pair can differ (smallest attainable Holm p {floor:.3g})"
+             if floor >= 0.05 else "")
+    fig.text(0.5, 0.03, f"{test}, cliques by Wilcoxon-Holm (alpha = 0.05), n = {n} categories{power}",
              ha="center", fontsize=8)
     if title:
         fig.suptitle(title, fontsize=10)

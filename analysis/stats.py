@@ -131,8 +131,9 @@ def ensembles(trials: pd.DataFrame, scores: pd.DataFrame, variant: str = "cutpas
               min_seeds: int = 2) -> pd.DataFrame:
     """Per config of ``variant`` (all fields but the seed equal) and category: the AUC of the
     ensemble of its ok seeds that have scores. ``ensemble_of`` names the config,
-    ``normalisation`` how member scores were standardised (``null_score_method``)."""
-    columns = ["category", "mean", "se", "n", "ensemble_of", "normalisation"]
+    ``normalisation`` how member scores were standardised (``null_score_method``), ``members``
+    the trial keys pooled (a tuple, by seed)."""
+    columns = ["category", "mean", "se", "n", "ensemble_of", "normalisation", "members"]
     have = set(scores["trial_key"]) if not scores.empty else set()
     ok = trials[(trials["status"] == "ok") & (trials["variant"] == variant) & trials["trial_key"].isin(have)]
     ok = _with_null_stats(ok, variant)
@@ -149,5 +150,5 @@ def ensembles(trials: pd.DataFrame, scores: pd.DataFrame, variant: str = "cutpas
             methods = part["null_score_method"].dropna().astype(str).unique() if "null_score_method" in part else []
             rows.append({"category": category, "mean": ensemble_auc(trials, scores, keys), "se": np.nan,
                          "n": len(keys), "ensemble_of": labels[config],
-                         "normalisation": ", ".join(sorted(methods))})
+                         "normalisation": ", ".join(sorted(methods)), "members": tuple(keys)})
     return pd.DataFrame(rows, columns=columns)

@@ -8,7 +8,9 @@ encoder + GDE at the same budget), then a seed ensemble where the table has one.
 ``mean``, ``se``, ``n``, a bootstrap ``ci_low``/``ci_high``, the paired difference to the
 column's control, and, only where the trials follow the paper's protocol, ``paper``,
 ``paper_se`` and ``diff``), the paired tests (``analysis.significance``), and a caption
-that names the model, budget and seeds and says why paper columns are missing.
+that names the model, budget, seeds and precision, the resolution of pixel metrics, says
+why paper columns are missing (every differing method field, ``analysis.protocols``) and
+says when no comparison of the table can reach significance with its number of categories.
 ``analysis.render`` turns it into markdown, LaTeX or CSV.
 """
 from __future__ import annotations
@@ -19,10 +21,10 @@ import numpy as np
 import pandas as pd
 
 from analysis.columns import assign_columns, describe_models, with_defaults  # noqa: F401 (re-export)
-from analysis.metric_tables import BESIDE_LABELS, with_beside
-from analysis.protocols import GROUP_MEMBERS, TableKind, group_complete, table_kind
+from analysis.metric_tables import BESIDE_LABELS, PIXEL_METRICS, pixel_resolution, with_beside
+from analysis.protocols import GROUP_MEMBERS, TableKind, ensemble_matches, group_complete, table_kind
 from analysis.reference import paper_value
-from analysis.significance import bootstrap_auc_interval, friedman, holm, paired_tests
+from analysis.significance import bootstrap_auc_interval, friedman, holm, min_attainable_p, paired_tests
 from analysis.stats import GROUP_ROWS, category_order, ensembles, group_of, group_rows, seed_summary
 
 PAPER_SEEDS = 5      # the paper's n; a cell says its n when it differs
@@ -42,6 +44,7 @@ class Table:
     notes: list[str] = field(default_factory=list)              # Friedman and reading notes
     controls: list[str] = field(default_factory=list)
     model: str = ""                                             # the model(s), as the caption names them
+    pixel_at: dict[str, str] = field(default_factory=dict)     # column -> where its pixel metrics were taken
 
 
 def describe_dataset(trials: pd.DataFrame) -> tuple[str, bool]:
@@ -62,7 +65,8 @@ def _intervals(cells: pd.DataFrame, ok: pd.DataFrame, scores: pd.DataFrame | Non
             members = [k for k in keys.get((r.tcol, r.category), []) if k in have]
             if members:
                 part = pd.concat([by_key.get_group(k) for k in members])
-                lo[i], hi[i] = bootstrap_auc_interval(part[["trial_key", "label", "score"]])
+                use = ["trial_key", "label", "score", *(["image_path"] if "image_path" in part else [])]
+                lo[i], hi[i] = bootstrap_auc_interval(part[use])
     return cells.assign(ci_low=lo, ci_high=hi)
 
 
@@ -89,10 +93,13 @@ def _tests(wide_means: pd.DataFrame, pairs: list[tuple[str, str]]) -> pd.DataFra
     return tests
 
 
-def _paper_columns(long: pd.DataFrame, ok: pd.DataFrame, kind: TableKind, params: dict[str, dict],
-                   control_cols: set[str]) -> tuple[pd.DataFrame, list[str]]:
-    """Paper value and difference for cells whose trials follow the table's protocol; a
-    group row also needs every category of its group."""
+def _paper_columns(long: pd.DataFrame, ok: pd.DataFrame, raw: pd.DataFrame, kind: TableKind,
+                   params: dict[str, dict], control_cols: set[str],
+                   ensemble_members: dict[tuple[str, str], tuple]) -> tuple[pd.DataFrame, list[str]]:
+    """Paper value and difference for cells whose trials follow the table's protocol (checked
+    on ``raw``, the rows as recorded: a missing field is not the default here); a group row
+    also needs every category of its group; an ensemble cell needs exactly the paper's five
+    protocol-matching 3-way members."""
     paper = np.full(len(long), np.nan)
     paper_se = np.full(len(long), np.nan)
     reasons: dict[str, None] = {}
@@ -100,15 +107,16 @@ def _paper_columns(long: pd.DataFrame, ok: pd.DataFrame, kind: TableKind, params
         return long.assign(paper=paper, paper_se=paper_se, diff=np.nan), []
     matched: dict[tuple[str, str], bool] = {}
     for (col, cat), part in ok.groupby(["tcol", "category"]):
-        why = kind.protocol.mismatches(part)
+        why = kind.protocol.mismatches(raw.loc[part.index])
         matched[(col, cat)] = not why
         if col not in control_cols or kind.controls_in_paper:     # a control's steps = 0 is no reason
             reasons.update(dict.fromkeys(why))
-    trained = [c for c in params if c not in control_cols]
+    for (col, cat), keys in ensemble_members.items():
+        why = ensemble_matches(kind.protocol, raw[raw["trial_key"].isin(keys)])
+        matched[(col, cat)] = not why
+        reasons.update(dict.fromkeys(why))
     cats_of: dict[str, set[str]] = {}
     for r in long[long["row_type"] == "category"].itertuples():
-        if r.column.startswith("ensemble"):      # comparable when the seeds it pools are
-            matched[(r.column, r.row)] = any(matched.get((c, r.row), False) for c in trained)
         cats_of.setdefault(r.column, set()).add(r.row)
     for i, r in enumerate(long.itertuples()):
         if r.column in control_cols and not kind.controls_in_paper:
@@ -140,18 +148,21 @@ def build_table(study: str, trials: pd.DataFrame, scores: pd.DataFrame | None = 
     ok = trials[trials["status"] == "ok"]
     if ok.empty or kind.metric not in ok or ok[kind.metric].isna().all():
         raise ValueError(f"study {study!r} has no finished trials with {kind.metric}")
-    ok = ok.dropna(subset=[kind.metric])
-    ok, columns, controls, control_of, params = assign_columns(with_defaults(ok))
+    raw = ok.dropna(subset=[kind.metric]).reset_index(drop=True)      # as recorded: the protocol check
+    ok, columns, controls, control_of, params = assign_columns(with_defaults(raw))
 
     cells = seed_summary(ok, ["tcol", "category"], metric=kind.metric)
     cells = _intervals(cells, ok, scores, kind.metric)
     notes: list[str] = []
+    ensemble_members: dict[tuple[str, str], tuple] = {}
     if kind.ensemble and scores is not None and not scores.empty:
         trained = ok[~ok["tcol"].isin(controls)]
         ens = ensembles(trained, scores)
         for label, part in ens.groupby("ensemble_of", sort=False) if not ens.empty else []:
             name = f"ensemble of {int(part['n'].max())} seeds ({label})"
-            cells = pd.concat([cells, part.drop(columns=["ensemble_of"]).assign(tcol=name)], ignore_index=True)
+            ensemble_members.update({(name, c): m for c, m in zip(part["category"], part["members"])})
+            cells = pd.concat([cells, part.drop(columns=["ensemble_of", "members"]).assign(tcol=name)],
+                              ignore_index=True)
             columns.append(name)
             if controls:
                 control_of[name] = controls[0]
@@ -176,11 +187,12 @@ def build_table(study: str, trials: pd.DataFrame, scores: pd.DataFrame | None = 
     long = long.assign(_r=long["row"].map(order), _c=long["column"].map({c: i for i, c in enumerate(columns)}))
     long = long.sort_values(["_r", "_c"]).drop(columns=["_r", "_c"]).reset_index(drop=True)
     long["is_control"] = long["column"].isin(controls)
-    for metric in kind.beside:          # e.g. AUPRO beside pixel AUROC (Table 2)
+    for metric in kind.beside:          # e.g. AUPRO beside pixel AUROC (Table 2), and its Δ to the control
         long = with_beside(long, ok, metric)
+        long[f"{metric}_control_diff"] = _control_diff(long, control_of, f"{metric}_mean")
 
     dataset, _ = describe_dataset(ok)
-    long, reasons = _paper_columns(long, ok, kind, params, set(controls))
+    long, reasons = _paper_columns(long, ok, raw, kind, params, set(controls), ensemble_members)
     tests = _tests(means[[c for c in columns if c in means]],
                    _comparisons([c for c in columns if c in means], control_of, meta.get("baseline")))
     if not tests.empty:
@@ -191,12 +203,60 @@ def build_table(study: str, trials: pd.DataFrame, scores: pd.DataFrame | None = 
         if fr is not None:
             notes.append(f"Friedman test over {len(means.columns)} columns and {fr.n_categories} complete "
                          f"categories: chi2 = {fr.statistic:.2f}, p = {fr.p_value:.3g}.")
-    caption = _caption(study, kind, ok, dataset, controls, reasons, long["paper"].notna().any())
-    return Table(study, kind, long, columns, caption, dataset, tests, notes, controls, describe_models(ok, controls))
+    pixel_at = ({c: pixel_resolution(ok[ok["tcol"] == c]) for c in columns if c in set(ok["tcol"])}
+                if {kind.metric, *kind.beside} & PIXEL_METRICS else {})
+    caption = _caption(study, kind, ok, dataset, controls, reasons, long["paper"].notna().any(), pixel_at)
+    caption += _power_note(tests)
+    return Table(study, kind, long, columns, caption, dataset, tests, notes, controls, describe_models(ok, controls),
+                 pixel_at)
+
+
+def _control_diff(long: pd.DataFrame, control_of: dict[str, str], value: str) -> np.ndarray:
+    """``value`` of each cell minus its control's in the same row; a group row averages the
+    per-category differences of its categories (as ``control_diff`` does)."""
+    cats = long[long["row_type"] == "category"]
+    v = cats.set_index(["row", "column"])[value]
+    ref = [control_of.get(c) for c in cats["column"]]
+    diff = pd.Series([v.get((r, c), np.nan) - v.get((r, x), np.nan) if x else np.nan
+                      for r, c, x in zip(cats["row"], cats["column"], ref)], index=cats.index, dtype=float)
+    out = pd.Series(np.nan, index=long.index, dtype=float)
+    out[cats.index] = diff
+    for i, r in long[long["row_type"] == "group"].iterrows():
+        part = (cats["column"] == r["column"]) & ((r["row"] == "all") | (cats["row"].map(group_of) == r["row"]))
+        out[i] = diff[part].mean() if diff[part].notna().any() else np.nan
+    return out.to_numpy()
+
+
+def _power_note(tests: pd.DataFrame) -> str:
+    """What the caption must say when the family's tests cannot reach significance at all:
+    with n categories a two-sided signed-rank p is at least 2/2^n, and Holm over m
+    comparisons multiplies the smallest p by m (``significance.min_attainable_p``)."""
+    if tests.empty or not tests["p_value"].notna().any():
+        return ""
+    done = tests[tests["p_value"].notna()]
+    n, m = int(done["n_categories"].max()), len(done)
+    floor = min_attainable_p(n, m)
+    if floor < ALPHA:
+        return ""
+    return (f" No comparison in this table can reach significance with this many categories: with n = {n} "
+            f"categories the smallest two-sided Wilcoxon signed-rank p is 2/2^{n} = {2 / 2 ** n:.3g}, and "
+            f"Holm over {m} comparison(s) makes the smallest attainable adjusted p {floor:.3g}, not below "
+            f"{ALPHA}; unmarked columns are not evidence of no difference.")
+
+
+def _pixel_sentence(kind: TableKind, pixel_at: dict[str, str]) -> str:
+    names = [BESIDE_LABELS.get(m, m) for m in (kind.metric, *kind.beside) if m in PIXEL_METRICS]
+    where = sorted(set(pixel_at.values()))
+    if not names or not where:
+        return ""
+    at = where[0] if len(where) == 1 else "; ".join(f"{w} for {', '.join(c for c, x in pixel_at.items() if x == w)}"
+                                                     for w in where)
+    return (f" Pixel metrics ({', '.join(names)}) at {at} (`pixel_resolution`: 'image' scores the maps and "
+            f"masks at the model's image_size, 'native' at each test image's own resolution).")
 
 
 def _caption(study: str, kind: TableKind, ok: pd.DataFrame, dataset: str, controls: list[str],
-             reasons: list[str], has_paper: bool) -> str:
+             reasons: list[str], has_paper: bool, pixel_at: dict[str, str] | None = None) -> str:
     budgets = sorted(ok["budget"].dropna().astype(str).unique()) if "budget" in ok else []
     seeds = ok.groupby(["tcol", "category"])["seed"].nunique()
     n = f"{seeds.min()}" if seeds.min() == seeds.max() else f"{seeds.min()}-{seeds.max()}"
@@ -207,6 +267,9 @@ def _caption(study: str, kind: TableKind, ok: pd.DataFrame, dataset: str, contro
             f"Wilcoxon signed-rank test over categories, Holm-corrected, p < {ALPHA} (tests listed below).")
     if seeds.max() < 2:
         text += " With one seed, differences of a few points are within seed-to-seed noise: read the tests."
+    text += _pixel_sentence(kind, pixel_at or {})
+    precision = sorted(ok["precision"].dropna().astype(str).unique()) if "precision" in ok else []
+    text += f" Precision (recorded, not part of the protocol check): {', '.join(precision) or 'unrecorded'}."
     for metric in kind.beside:
         text += (f" '{BESIDE_LABELS.get(metric, metric)}' beside each cell: `{metric}` over the same seeds"
                  + (" (per-region overlap up to 30% pixel FPR, Bergmann et al. 2021; the paper reports none)."

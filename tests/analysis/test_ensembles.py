@@ -101,7 +101,8 @@ def test_two_configs_of_a_variant_give_two_ensembles_per_category_with_the_direc
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ens = ensembles(trials, scores)
-    assert list(ens.columns) == ["category", "mean", "se", "n", "ensemble_of", "normalisation"]
+    assert list(ens.columns) == ["category", "mean", "se", "n", "ensemble_of", "normalisation", "members"]
+    assert all(len(m) == n for m, n in zip(ens["members"], ens["n"]))
     assert len(ens) == 4 and set(ens["n"]) == {3} and set(ens["normalisation"]) == {"crossfit5:train_good"}
     assert set(ens["ensemble_of"]) == {"cutpaste_3way, lr=0.1", "cutpaste_3way, lr=0.03"}
     for lr in LRS:

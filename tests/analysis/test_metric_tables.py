@@ -64,9 +64,9 @@ def test_table2_shows_aupro_beside_pixel_auroc_averaged_like_it():
     assert d.loc[("texture", patch), "aupro_mean"] == pytest.approx((0.75 + 0.62) / 2)
     assert d.loc[("all", patch), "aupro_se"] == pytest.approx((se([0.7, 0.8]) + se([0.6, 0.64]) + se([0.85, 0.95])) / 3)
     w = wide(t).set_index("")
-    assert w.loc["carpet", f"{patch} AUPRO"] == "75.0 ± 5.0"
+    assert w.loc["carpet", f"{patch} AUPRO (at 256 px)"] == "75.0 ± 5.0"      # rows without image_size: the default
     gradcam = "variant=cutpaste_3way, gradcam=True"
-    assert f"{gradcam} AUPRO" not in w.columns                           # no AUPRO: no empty column
+    assert not [c for c in w.columns if c.startswith(f"{gradcam} AUPRO")]   # no AUPRO: no empty column
     assert "AUPRO" in t.caption and "Bergmann" in t.caption
     assert "AUPRO" not in wide(build_table("table1", pd.DataFrame([{**r, "study": "table1"} for r in rows]))).columns
 
@@ -80,7 +80,7 @@ def test_tables_cli_prints_the_per_defect_table_and_aupro_beside_pixel_auroc(res
     assert "| carpet | hole |" in md.stdout and "| bottle | broken_large |" in md.stdout
     table2 = md.stdout.split("Table 2: pixel-level localization AUC")[1].split("\n\n")[1]
     header = table2.splitlines()[0]
-    assert "| cutpaste_3way_patch AUPRO |" in header and "| cutpaste_3way AUPRO |" in header   # patch and GradCAM
+    assert "| cutpaste_3way_patch AUPRO (at 32 px) |" in header and "| cutpaste_3way AUPRO (at 32 px) |" in header
     r = run("--format", "csv", "--out", str(tmp_path))
     assert r.returncode == 0, r.stderr
     csv = pd.read_csv(tmp_path / "table1_by_defect.csv")

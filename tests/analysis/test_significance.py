@@ -159,3 +159,104 @@ def test_cd_diagram_saves_a_png(tmp_path):
     out = tmp_path / "cd.png"
     fig.savefig(out)
     assert out.exists() and out.stat().st_size > 5_000
+
+
+def identical_seed_scores(n_good, n_defect, seeds, seed=0, shuffle=False):
+    """``seeds`` trials that gave every test image the same score (image_path names the image)."""
+    rng = np.random.default_rng(seed)
+    labels = np.r_[np.zeros(n_good, int), np.ones(n_defect, int)]
+    base = pd.DataFrame({"image_path": [f"img{i:03d}.png" for i in range(len(labels))], "label": labels,
+                         "score": rng.normal(0.8 * labels, 1.0)})
+    parts = []
+    for s in range(seeds):
+        part = base.sample(frac=1, random_state=s) if shuffle else base
+        parts.append(part.assign(trial_key=f"t{s}"))
+    return pd.concat(parts, ignore_index=True)
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_seeds_scoring_the_same_images_share_one_image_resample(shuffle):
+    # identical seeds add no seed variation; resampling images independently per seed would
+    # average test-set noise away and narrow the interval as seeds are added
+    one = bootstrap_auc_interval(identical_seed_scores(30, 20, 1), seed=3)
+    for k in (2, 5):
+        many = bootstrap_auc_interval(identical_seed_scores(30, 20, k, shuffle=shuffle), seed=3)
+        assert many[1] - many[0] == pytest.approx(one[1] - one[0], abs=1e-12)
+        assert many == pytest.approx(one, abs=1e-12)
+    assert one[1] - one[0] > 0.1
+
+
+def test_seeds_without_image_paths_are_matched_by_order_and_must_score_as_many_images():
+    s = identical_seed_scores(30, 20, 3).drop(columns="image_path")
+    one = bootstrap_auc_interval(s[s["trial_key"] == "t0"], seed=1)
+    assert bootstrap_auc_interval(s, seed=1) == pytest.approx(one, abs=1e-12)
+    with pytest.raises(ValueError, match="same test images"):
+        bootstrap_auc_interval(s.drop(index=[0]), seed=1)
+
+
+def test_wilcoxon_method_is_exact_without_ties_and_enumerates_signs_with_them():
+    from analysis.significance import _wilcoxon, wilcoxon_method
+    distinct = np.array([0.01, -0.02, 0.03, 0.04, 0.05, 0.06])
+    assert wilcoxon_method(distinct) == "exact"
+    assert _wilcoxon(distinct)[:2] == pytest.approx(tuple(stats.wilcoxon(distinct, method="exact")))
+    tied = np.full(5, 0.01)                          # five equal positive differences
+    assert wilcoxon_method(tied) == "permutation"
+    assert _wilcoxon(tied)[1] == pytest.approx(2 / 2 ** 5)          # the asymptotic p would be 0.025
+    assert stats.wilcoxon(tied, method="asymptotic").pvalue < 0.05
+    assert _wilcoxon(np.r_[np.full(14, 0.01), 0.02])[1] == pytest.approx(2 / 2 ** 15)
+    assert wilcoxon_method(np.r_[np.zeros(2), np.arange(1, 9) / 100]) == "permutation"   # zeros
+    assert wilcoxon_method(np.full(20, 0.01)) == "asymptotic"
+    assert wilcoxon_method(np.arange(1, 61) / 100) == "asymptotic"
+
+
+@pytest.mark.parametrize("d", [np.array([0.02, 0.02, -0.01, 0.03, 0.03, 0.03, -0.02, 0.05]),
+                               np.array([0.0, 0.01, 0.01, -0.01, 0.02, 0.0, 0.04]),
+                               np.array([-0.1, -0.1, -0.1, 0.1, -0.2, -0.3])])
+def test_sign_flip_enumeration_equals_scipys_exhaustive_permutation_test(d):
+    from analysis.significance import _wilcoxon
+    ref = stats.wilcoxon(d, zero_method="wilcox", method=stats.PermutationMethod(n_resamples=2 ** len(d)))
+    stat, p, _ = _wilcoxon(d)
+    assert p == pytest.approx(ref.pvalue) and stat == pytest.approx(ref.statistic)
+
+
+def test_smallest_attainable_holm_p():
+    from analysis.significance import min_attainable_p
+    assert min_attainable_p(5) == pytest.approx(0.0625)
+    assert min_attainable_p(6) == pytest.approx(0.03125) and min_attainable_p(6, 2) == pytest.approx(0.0625)
+    assert min_attainable_p(15, 6) == pytest.approx(6 * 2 / 2 ** 15)
+    assert min_attainable_p(2, 5) == 1.0
+    # no data can beat it: every difference of one sign is the most extreme outcome
+    assert paired_tests(pd.DataFrame({"a": np.zeros(5), "b": np.arange(1, 6) / 100}), "a")["p_value"].iloc[0] \
+        == pytest.approx(min_attainable_p(5))
+
+
+def rank_order_trap(n=15):
+    """x ranks first, y second, z third; x is not distinguishable from y nor from z (it beats
+    both by a little in 11 rows and loses by a lot in 4), but y is above z in every row."""
+    z = np.linspace(0.60, 0.74, n)
+    gap = np.r_[0.05 + 0.001 * np.arange(11), -(0.30 + 0.01 * np.arange(4))]
+    return pd.DataFrame({"x": z + gap, "y": z + 0.01 + 0.001 * np.arange(n), "z": z}, index=CATS[:n])
+
+
+def test_cliques_are_runs_of_consecutive_ranks():
+    t = rank_order_trap()
+    assert list(average_ranks(t).index) == ["x", "y", "z"]
+    # x~y and x~z, y differs from z: {x, z} would draw a bar across y, which is not in it
+    assert critical_difference_cliques(t) == [["x", "y"], ["z"]]
+
+
+@pytest.mark.parametrize("same,expect", [
+    ({"ab", "ac"}, [["a", "b"], ["c"], ["d"]]),
+    ({"ab", "bc", "cd", "ac", "bd"}, [["a", "b", "c"], ["b", "c", "d"]]),
+    ({"ac", "bd"}, [["a"], ["b"], ["c"], ["d"]]),
+    ({"ab", "ac", "bc", "cd"}, [["a", "b", "c"], ["c", "d"]]),
+])
+def test_contiguous_cliques_never_skip_a_column(same, expect):
+    from analysis.significance import _contiguous_cliques
+    cols = ["a", "b", "c", "d"]
+    pairs = {frozenset(p) for p in same}
+    got = _contiguous_cliques(cols, lambda a, b: frozenset((a, b)) in pairs)
+    assert got == expect
+    for clique in got:
+        i = cols.index(clique[0])
+        assert clique == cols[i:i + len(clique)]

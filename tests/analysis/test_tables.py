@@ -62,8 +62,15 @@ def test_group_rows_average_per_category_means_and_ses_like_the_paper():
     assert list(wide(t)[""]) == ["carpet", "grid", "bottle", "texture", "object", "all"]
 
 
-PROTOCOL = {"backbone": "resnet18", "pretrained": "none", "image_size": 256, "steps": 65536, "batch_size": 32,
-            "val_fraction": 0.0}
+def _paper_config() -> dict:
+    """Every config column a real row carries, at the paper's values (TrialConfig's defaults,
+    val_fraction 0): the protocol check compares them all, and a missing one is 'unrecorded'."""
+    from trainables.config import TrialConfig
+    values = TrialConfig(val_fraction=0.0).to_dict()
+    return {k: v for k, v in values.items() if k not in ("variant", "category", "seed")}
+
+
+PROTOCOL = _paper_config()
 
 
 def protocol_trials(dataset: str = "mvtec_ad@abc", seeds: int = 5, categories=None, **changes) -> pd.DataFrame:
@@ -176,7 +183,7 @@ def test_ensemble_auc_equals_a_direct_computation_from_standardised_scores():
 
 
 def test_table1_from_real_trials_has_an_ensemble_column(results_dir):
-    from study.sink import read_scores, read_trials
+    from study.results.sink import read_scores, read_trials
     t = build_table("table1", read_trials(str(results_dir)), read_scores(str(results_dir)))
     assert t.columns[-1] == "ensemble of 2 seeds (cutpaste_3way)"
     ens = cell(t, "carpet", t.columns[-1])

@@ -16,7 +16,8 @@ import time
 from study.plan import Plan, describe_models, make_plan, projected_cost
 from study.results.compact import compact_if_large
 from study.results.lock import StudyLocked, study_lock
-from study.results.paths import TRIALS, ResultsLocationError, check_writable, folder
+from study.results.models import KEEP_POLICIES, ModelKeeper, default_policy
+from study.results.paths import MODELS, TRIALS, ResultsLocationError, check_writable, folder, is_uri
 from study.results.schema import FAILED, OK, C
 from study.results.sink import done_keys, read_trials
 from study.results.study_meta import write_study_meta
@@ -47,14 +48,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     help="write each trial's learning curves as a TensorBoard run under DIR (extra: tracking)")
     ap.add_argument("--mlflow", default=None, metavar="URI",
                     help="log each trial to MLflow at URI: an experiment per study, a run per trial (extra: mlflow)")
+    ap.add_argument("--keep-models", choices=KEEP_POLICIES, default=None,
+                    help=f"keep model bundles in <results>/{MODELS}/<study>/<key>: best (per category, the "
+                         "trained trial with the best val_auc), all, none (default: best for searches, none for grids)")
     ap.add_argument("--dry-run", action="store_true", help="print trial count and projected cost, start nothing")
     return ap.parse_args(argv)
 
 
-def run_options(args: argparse.Namespace) -> RunOptions:
+def run_options(args: argparse.Namespace, is_search: bool = False) -> RunOptions:
     return RunOptions(results=args.results, data_root=args.data_root, cluster=args.cluster,
                       address=args.address, max_concurrent=args.max_concurrent, report=args.report,
-                      tensorboard=args.tensorboard, mlflow=args.mlflow)
+                      tensorboard=args.tensorboard, mlflow=args.mlflow,
+                      keep_models=args.keep_models or default_policy(is_search))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,6 +82,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.data_root is not None:      # a generated dataset's name ("photo") becomes its folder
         args.data_root = str(plan.root)
     spec = plan.spec
+    keep = args.keep_models or default_policy(plan.is_search)
+    if keep != "none" and is_uri(args.results):
+        print(f"error: --keep-models {keep} needs --results as a path (bundles are folders); "
+              f"give --keep-models none for {args.results}", file=sys.stderr)
+        return 2
     print(f"[study] {spec.name} ({plan.budget} budget) on {plan.root}: {plan.count()}, "
           f"resources per trial {spec.resources}", flush=True)
     print(f"[study] models:\n{describe_models(plan.projected_trials())}", flush=True)
@@ -87,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         with study_lock(args.results, spec.name):    # one writer per study and results; before Ray
-            if dispatch(plan, run_options(args)):
+            if dispatch(plan, run_options(args, plan.is_search)):
                 compact_if_large(args.results, spec.name)  # still under the lock: nothing else writes
     except (SpecError, ClusterError, StudyLocked) as e:
         print(f"error: {e}", file=sys.stderr)
@@ -117,6 +127,9 @@ def dispatch(plan: Plan, opts: RunOptions) -> int:
     print(f"\n[study] finished in {time.perf_counter() - t0:.0f}s\n{summary(opts.results, plan.spec.name)}")
     if not plan.is_search:
         print(f"[study] results: {folder(opts.results, TRIALS)} (pandas.read_parquet)")
+    if opts.keep_models != "none":  # judge every bundle now that no trial runs, and say what they take
+        keeper = ModelKeeper(opts.results, plan.spec.name, opts.keep_models, read_trials(opts.results))
+        print(keeper.finish() + f" (--keep-models {opts.keep_models})", flush=True)
     if opts.report:                 # the final page: every row, and no more reloading
         from study.tune.report_refresh import write_now
         if write_now(opts.results, opts.report):

@@ -23,7 +23,8 @@ LOCKS = "locks"             # <study>.lock and <study>.owner.json: one writer pe
 HPO = "hpo"                 # hpo/<study>/: a search's Optuna journal and best.json (study.tune.search)
 RAY = "ray"                 # Ray Tune's storage: experiment state and checkpoints (study.tune.runtime)
 TABLES_OUT = "tables"       # `python -m analysis tables` output without --out (latex, csv)
-FOLDERS = (*TABLES, QUARANTINE, STUDIES, LOCKS, HPO, RAY, TABLES_OUT)
+MODELS = "models"           # models/<study>/<trial_key>/: kept model bundles, --keep-models (study.results.models)
+FOLDERS = (*TABLES, QUARANTINE, STUDIES, LOCKS, HPO, RAY, TABLES_OUT, MODELS)
 
 
 def is_uri(path_or_uri: str | Path) -> bool:

@@ -33,6 +33,8 @@ class TrialJob:
     data_root: str | None = None   # the user's dataset; None: each node makes the generated one
     cpus: float = 1                # the trial's CPU share: its torch threads unless the config says
     budget: str | None = None
+    keep_models: str = "none"      # --keep-models: best, all or none (study.results.models)
+    models: str | None = None      # <results>/models/<study>: where the worker writes its bundle
 
     def resolve(self, sampled: Mapping[str, Any] | None = None) -> tuple[TrialConfig, str | None]:
         """The trial's config with any searcher-sampled values, and its key."""

@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from study.results.models import models_dir
 from study.results.paths import RAY, folder, is_uri, location
 from study.tune.jobs import JOB, TrialJob
 
@@ -28,6 +29,7 @@ class RunOptions:
     report: str | None = None      # HTML study report rewritten after every finished trial (--report)
     tensorboard: str | None = None  # folder of TensorBoard runs, one per trial (--tensorboard)
     mlflow: str | None = None      # MLflow tracking URI: an experiment per study, a run per trial (--mlflow)
+    keep_models: str = "none"      # --keep-models: which trials' bundles stay (study.results.models)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "results", location(self.results))
@@ -96,8 +98,9 @@ def start_ray(opts: RunOptions, resources: dict[str, float]) -> dict[str, float]
 def job(opts: RunOptions, resources: dict[str, float], study: str, config: dict[str, Any],
         trial_key: str | None = None, budget: str | None = None) -> TrialJob:
     """What one trial is given: its key (None in a search), config, data and CPU share."""
+    models = None if opts.keep_models == "none" else str(models_dir(opts.results, study))
     return TrialJob(trial_key=trial_key, study=study, config=config, data_root=opts.data_root,
-                    cpus=resources.get("cpu", 1), budget=budget)
+                    cpus=resources.get("cpu", 1), budget=budget, keep_models=opts.keep_models, models=models)
 
 
 def _trackers(study: str, opts: RunOptions) -> list[Any]:
@@ -113,7 +116,8 @@ def tuner(name: str, param_space: dict[str, Any], opts: RunOptions, resources: d
     """The Tuner of a grid (``param_space`` a grid search over jobs) or of one search."""
     from ray import tune
 
-    from study.results.sink import ResultsSink
+    from study.results.models import ModelKeeper
+    from study.results.sink import ResultsSink, read_trials
     from study.tune.progress import planned
     from study.tune.report_refresh import ReportRefresh
     from study.tune.sink_callback import SinkCallback
@@ -122,10 +126,13 @@ def tuner(name: str, param_space: dict[str, Any], opts: RunOptions, resources: d
     spec = param_space[JOB]
     jobs = spec["grid_search"] if isinstance(spec, dict) and "grid_search" in spec else [spec] * total
     plan = planned([j.config for j in jobs], jobs[0].budget if jobs else None, resources)
+    keeper = None
+    if opts.keep_models != "none" and jobs:
+        keeper = ModelKeeper(opts.results, jobs[0].study, opts.keep_models, read_trials(opts.results))
     run_config = tune.RunConfig(
         name=f"{name}-{dt.datetime.now(dt.timezone.utc):%Y%m%d-%H%M%S}",
         storage_path=folder(opts.results, RAY), verbose=0,
-        callbacks=[SinkCallback(ResultsSink(opts.results), total=total, plan=plan)]
+        callbacks=[SinkCallback(ResultsSink(opts.results), total=total, plan=plan, keeper=keeper)]
         + ([ReportRefresh(opts.results, opts.report)] if opts.report else [])
         + _trackers(jobs[0].study if jobs else name, opts),
         failure_config=tune.FailureConfig(max_failures=2),

@@ -13,6 +13,7 @@ from ray import tune
 
 from study.plan import trained_images
 from study.results.paths import EMBEDDINGS, HEATMAPS, HISTORY, SCORES
+from study.results.models import ModelKeeper
 from study.results.schema import C, failed_row
 from study.results.sink import ResultsSink
 from study.tune.jobs import FINAL, ROW, resolve
@@ -29,8 +30,9 @@ def trial_group(trial) -> Group | None:
 
 
 class SinkCallback(tune.Callback):
-    def __init__(self, sink: ResultsSink, total: int, plan: list[Planned] | None = None) -> None:
-        self.sink, self.total, self.t0 = sink, total, time.perf_counter()
+    def __init__(self, sink: ResultsSink, total: int, plan: list[Planned] | None = None,
+                 keeper: ModelKeeper | None = None) -> None:
+        self.sink, self.total, self.t0, self.keeper = sink, total, time.perf_counter(), keeper
         self.progress = Progress(plan or [], total=total)
         self.display: Display | None = None
 
@@ -59,6 +61,8 @@ class SinkCallback(tune.Callback):
         final = bool(result.get(FINAL))
         self.sink.write_trial(row, *(result.get(table) if final else None
                                      for table in (SCORES, EMBEDDINGS, HEATMAPS, HISTORY)))
+        if self.keeper is not None:      # after the row: the rule reads it (--keep-models)
+            self.keeper.add(row)
         val = f"  val_auc {row[C.val_auc]:.4f}" if row.get(C.val_auc) is not None else ""
         self._say(f"[study] {self.progress.done}/{self.total} {row[C.category]:<12s} {row[C.variant]:<15s} "
                   f"seed {row[C.seed]}  image_auc {row[C.image_auc]:.4f}{val}  {row[C.status]}  "
@@ -75,6 +79,8 @@ class SinkCallback(tune.Callback):
         except Exception:
             pass
         self.sink.write_trial(failed_row(job.study, cfg, key, err))
+        if self.keeper is not None:      # a failed trial's bundle is never kept
+            self.keeper.add(failed_row(job.study, cfg, key, err))
         self.progress.finish(trial.trial_id, trial_group(trial), failed=True)
         self._say(f"[study] {self.progress.done}/{self.total} FAILED {config.category} {config.variant} "
                   f"seed {config.seed}: {err.strip().splitlines()[-1] if err.strip() else err}")

@@ -17,10 +17,12 @@ from typing import Any, Mapping
 import torch
 from ray import tune
 
+from study.controls import is_control
 from study.results.paths import EMBEDDINGS, HEATMAPS, HISTORY, SCORES
 from study.results.schema import EVAL_METRICS, OK, STOPPED, C, trial_row
 from study.tune.jobs import FINAL, ROW, TrialJob, resolve
 from trainables.config import TrialConfig
+from trainables.deploy.bundle import save_bundle
 from trainables.trial import run_trial
 
 
@@ -52,6 +54,19 @@ def make_row(job: TrialJob | Mapping[str, Any], cfg: TrialConfig, key: str, metr
                      restored_from_step=restored_from_step, context=run_context())
 
 
+def save_bundle_for(job: TrialJob, cfg: TrialConfig, key: str, result) -> None:
+    """``--keep-models``: write the finished trial's bundle to ``<results>/models/<study>/<key>``
+    (temporary name, then renamed); the driver's ``ModelKeeper`` decides whether it stays.
+    Under ``best`` a control's is not written (it is never kept). A bundle that cannot be
+    written is reported and the trial's row is written all the same."""
+    if job.models is None or job.keep_models == "none" or (job.keep_models == "best" and is_control(cfg.to_dict())):
+        return
+    try:
+        save_bundle(result, Path(job.models) / key, trial_key=key, version=provenance()["code_version"])
+    except Exception as e:   # a full disk must not lose the trial's row
+        print(f"[trial] warning: the model bundle of {key} was not written: {type(e).__name__}: {e}", flush=True)
+
+
 def trainable(config: dict[str, Any]) -> None:
     job, cfg, key = resolve(config)
     cfg = cfg.replace(threads=cfg.threads or int(job.cpus) or 1)
@@ -72,6 +87,7 @@ def trainable(config: dict[str, Any]) -> None:
             tune.report(scalars, checkpoint=tune.Checkpoint.from_directory(d))
 
     result = run_trial(cfg, data_root=job.data_root, report=report, initial_state=state)
+    save_bundle_for(job, cfg, key, result)
     m = result.metrics
     final = {k: m[k] for k in EVAL_METRICS if m.get(k) is not None}
     tune.report({**final, FINAL: True, ROW: make_row(job, cfg, key, m, OK, started, restored),

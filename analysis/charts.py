@@ -23,6 +23,8 @@ from analysis.columns import varied_params, with_defaults  # noqa: E402
 from analysis.metric_tables import PIXEL_METRICS  # noqa: E402
 from analysis.stats import category_order, group_of, seed_summary  # noqa: E402
 from analysis.tables import Table, describe_dataset  # noqa: E402
+from study.objective import REPORTED_METRIC  # noqa: E402
+from study.results.schema import OK, C  # noqa: E402
 from trainables.config import FIELD_TYPES  # noqa: E402
 
 GROUP_COLOURS = {"texture": "tab:orange", "object": "tab:blue", "all": "black", "other": "tab:green"}
@@ -68,7 +70,7 @@ def category_bars(table: Table) -> Figure:
 
 def critical_difference(table: Table) -> Figure | None:
     """Critical-difference diagram of the table's columns over categories (>= 3 columns)."""
-    from analysis.significance import cd_diagram
+    from analysis.ranks import cd_diagram
     d = table.data[table.data["row_type"] == "category"]
     cells = d.pivot_table(index="row", columns="column", values="mean", sort=False)
     cells = cells[[c for c in table.columns if c in cells]]
@@ -78,28 +80,28 @@ def critical_difference(table: Table) -> Figure | None:
 
 
 def learning_curves(history: pd.DataFrame, trials: pd.DataFrame, study: str,
-                    metric: str = "image_auc") -> Figure | None:
+                    metric: str = REPORTED_METRIC) -> Figure | None:
     """AUC at each evaluation step, one panel per category, with the control's AUC as a
     dashed line: where the curve crosses it is where training starts to pay."""
     from analysis.columns import assign_columns
-    ok = trials[(trials["study"] == study) & (trials["status"] == "ok")]
+    ok = trials[(trials[C.study] == study) & (trials[C.status] == OK)]
     if ok.empty or history.empty:
         return None
     ok, columns, controls, control_of, _ = assign_columns(with_defaults(ok))
-    hist = history.merge(ok[["trial_key", "category", "seed", "tcol"]], on="trial_key").dropna(subset=[metric])
+    hist = history.merge(ok[[C.trial_key, C.category, C.seed, "tcol"]], on=C.trial_key).dropna(subset=[metric])
     hist = hist[~hist["tcol"].isin(controls)]
-    if hist.empty or hist.groupby("trial_key")["step"].nunique().max() < 2:
+    if hist.empty or hist.groupby(C.trial_key)[C.step].nunique().max() < 2:
         return None
-    cats = category_order(hist["category"])
+    cats = category_order(hist[C.category])
     fig, axes = plt.subplots(1, len(cats), figsize=(4.0 * len(cats), 3.6), squeeze=False)
     for ax, cat in zip(axes[0], cats):
-        for col, part in hist[hist["category"] == cat].groupby("tcol", sort=False):
-            curve = part.groupby("step")[metric].agg(["mean", "min", "max"])
+        for col, part in hist[hist[C.category] == cat].groupby("tcol", sort=False):
+            curve = part.groupby(C.step)[metric].agg(["mean", "min", "max"])
             line = ax.plot(curve.index, 100 * curve["mean"], marker="o", label=f"{col} (trained)")[0]
-            if part["seed"].nunique() > 1:
+            if part[C.seed].nunique() > 1:
                 ax.fill_between(curve.index, 100 * curve["min"], 100 * curve["max"], alpha=0.2,
                                 color=line.get_color())
-            ctl = ok[(ok["category"] == cat) & (ok["tcol"] == control_of.get(col, ""))][metric]
+            ctl = ok[(ok[C.category] == cat) & (ok["tcol"] == control_of.get(col, ""))][metric]
             if len(ctl):
                 ax.axhline(100 * ctl.mean(), ls="--", color=line.get_color(), alpha=0.8,
                            label=f"{control_of[col]} (n={len(ctl)})")
@@ -115,10 +117,10 @@ def learning_curves(history: pd.DataFrame, trials: pd.DataFrame, study: str,
     return fig
 
 
-def ablation_curves(trials: pd.DataFrame, study: str, metric: str = "image_auc") -> Figure | None:
+def ablation_curves(trials: pd.DataFrame, study: str, metric: str = REPORTED_METRIC) -> Figure | None:
     """AUC vs every numeric swept parameter; None when the study sweeps none."""
     from study.controls import is_control
-    ok = trials[(trials["study"] == study) & (trials["status"] == "ok")].dropna(subset=[metric])
+    ok = trials[(trials[C.study] == study) & (trials[C.status] == OK)].dropna(subset=[metric])
     ok = ok[[not is_control(r) for r in with_defaults(ok).to_dict("records")]] if len(ok) else ok
     if ok.empty:
         return None
@@ -129,8 +131,8 @@ def ablation_curves(trials: pd.DataFrame, study: str, metric: str = "image_auc")
     dataset, _ = describe_dataset(ok)
     fig, axes = plt.subplots(1, len(varied), figsize=(max(7.0, 4.5 * len(varied)), 4.2), squeeze=False)
     for ax, param in zip(axes[0], varied):
-        cells = seed_summary(ok, [param, "category"], metric)
-        cells["group"] = cells["category"].map(group_of)
+        cells = seed_summary(ok, [param, C.category], metric)
+        cells["group"] = cells[C.category].map(group_of)
         for group in ("texture", "object", "other", "all"):
             part = cells if group == "all" else cells[cells["group"] == group]
             if part.empty or (group == "other" and len(part) == 0):

@@ -13,11 +13,12 @@ from __future__ import annotations
 import pandas as pd
 
 from study.controls import control_kind, is_control
+from study.results.schema import C
 from trainables.augment import VARIANTS
 from trainables.config import FIELD_TYPES, TrialConfig
 from trainables.models import PRETRAINED_MODES
 
-NOT_CONFIG = {"category", "seed", "threads", "device", "eval_interval", "embedding_sample", "compile",
+NOT_CONFIG = {C.category, C.seed, "threads", "device", "eval_interval", "embedding_sample", "compile",
               "heatmap_sample", "precision"}
 # what must agree between a trained column and its control
 PAIRING_FIELDS = ("backbone", "image_size", "feature_layers", "density", "patch_size", "patch_stride",
@@ -47,17 +48,17 @@ def varied_params(trials: pd.DataFrame) -> list[str]:
     trials = with_defaults(trials)
     cols = [c for c in FIELD_TYPES if c not in NOT_CONFIG]
     varied = [c for c in cols if trials[c].astype(str).nunique(dropna=False) > 1]
-    return varied or ["variant"]
+    return varied or [C.variant]
 
 
 def column_label(params: dict, varied: list[str]) -> str:
-    if varied == ["variant"]:
-        return str(params["variant"])
+    if varied == [C.variant]:
+        return str(params[C.variant])
     return ", ".join(f"{k}={_fmt(params[k])}" for k in varied)
 
 
 def _pairing_key(row: dict) -> tuple:
-    patch = VARIANTS[row["variant"]].patch_level if row["variant"] in VARIANTS else False
+    patch = VARIANTS[row[C.variant]].patch_level if row[C.variant] in VARIANTS else False
     return (patch, *(str(row.get(k)) for k in PAIRING_FIELDS))
 
 
@@ -76,7 +77,7 @@ def assign_columns(ok: pd.DataFrame) -> tuple[pd.DataFrame, list[str], list[str]
         varied = varied_params(trained)
         labels[trained.index] = [column_label(r, varied) for r in trained[varied].to_dict("records")]
     if len(controls):
-        varied_c = [c for c in varied_params(controls) if c not in ("variant", "steps", "head_steps", "lr")]
+        varied_c = [c for c in varied_params(controls) if c not in (C.variant, "steps", "head_steps", "lr")]
         records = controls.to_dict("records")
         # Table 2's untrained patch model and its untrained image-level (GradCAM) model are two controls
         levels = {_pairing_key(r)[0] for r in records}

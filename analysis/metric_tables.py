@@ -19,9 +19,10 @@ import pandas as pd
 
 from analysis.columns import assign_columns, with_defaults
 from analysis.stats import category_order, group_rows, seed_summary
+from study.results.schema import OK, C
 
-BESIDE_LABELS = {"aupro": "AUPRO", "pixel_ap": "pixel AP", "image_ap": "AP", "pixel_auc": "pixel AUC"}
-PIXEL_METRICS = {"pixel_auc", "pixel_ap", "aupro"}     # computed on heatmaps against masks
+BESIDE_LABELS = {C.aupro: "AUPRO", "pixel_ap": "pixel AP", "image_ap": "AP", C.pixel_auc: "pixel AUC"}
+PIXEL_METRICS = {C.pixel_auc, "pixel_ap", C.aupro}     # computed on heatmaps against masks
 
 
 @dataclass
@@ -41,19 +42,19 @@ def _as_dict(value) -> dict[str, float]:
 
 def defect_table(study: str, trials: pd.DataFrame, dataset: str = "") -> DefectTable | None:
     """The study's per-defect-type AUROC table; None when no finished trial has ``auc_by_defect``."""
-    ok = trials[(trials["study"] == study) & (trials["status"] == "ok")]
+    ok = trials[(trials[C.study] == study) & (trials[C.status] == OK)]
     if ok.empty or "auc_by_defect" not in ok:
         return None
     ok, columns, *_ = assign_columns(with_defaults(ok))
-    rows = [{"tcol": r["tcol"], "category": r["category"], "seed": r["seed"], "status": "ok",
-             "defect_type": d, "auc": auc}
+    rows = [{"tcol": r["tcol"], C.category: r[C.category], C.seed: r[C.seed], C.status: OK,
+             C.defect_type: d, "auc": auc}
             for r in ok.to_dict("records") for d, auc in _as_dict(r["auc_by_defect"]).items()]
     if not rows:
         return None
-    cells = seed_summary(pd.DataFrame(rows), ["category", "defect_type", "tcol"], metric="auc")
-    order = {c: i for i, c in enumerate(category_order(cells["category"]))}
-    cells = (cells.assign(_c=cells["category"].map(order), _k=cells["tcol"].map({c: i for i, c in enumerate(columns)}))
-             .sort_values(["_c", "defect_type", "_k"]).drop(columns=["_c", "_k"])
+    cells = seed_summary(pd.DataFrame(rows), [C.category, C.defect_type, "tcol"], metric="auc")
+    order = {c: i for i, c in enumerate(category_order(cells[C.category]))}
+    cells = (cells.assign(_c=cells[C.category].map(order), _k=cells["tcol"].map({c: i for i, c in enumerate(columns)}))
+             .sort_values(["_c", C.defect_type, "_k"]).drop(columns=["_c", "_k"])
              .rename(columns={"tcol": "column"}).reset_index(drop=True))
     caption = (f"AUROC per defect type (%), study '{study}'{', dataset ' + dataset if dataset else ''}: image "
                f"AUC of the good test images against each defect type alone (`auc_by_defect`). Cells: mean ± SE "
@@ -67,9 +68,9 @@ def with_beside(long: pd.DataFrame, ok: pd.DataFrame, metric: str) -> pd.DataFra
     names = [f"{metric}_{s}" for s in ("mean", "se", "n")]
     if metric not in ok or ok[metric].isna().all():
         return long.assign(**{n: np.nan for n in names})
-    cells = seed_summary(ok, ["tcol", "category"], metric=metric)
+    cells = seed_summary(ok, ["tcol", C.category], metric=metric)
     groups = group_rows(cells, ["tcol"]).drop(columns="categories", errors="ignore")
-    both = pd.concat([cells, groups], ignore_index=True)[["tcol", "category", "mean", "se", "n"]]
+    both = pd.concat([cells, groups], ignore_index=True)[["tcol", C.category, "mean", "se", "n"]]
     both.columns = ["column", "row", *names]
     return long.merge(both, on=["row", "column"], how="left")
 

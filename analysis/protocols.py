@@ -33,6 +33,8 @@ from typing import Any, Callable
 
 import pandas as pd
 
+from study.objective import REPORTED_METRIC
+from study.results.schema import C
 from trainables.config import FIELD_TYPES, TrialConfig
 from trainables.data import GROUPS, MVTEC_CATEGORIES
 from trainables.models import PRETRAINED_MODES
@@ -51,8 +53,8 @@ PAPER_ENSEMBLE = ("cutpaste_3way", 5)   # Table 1's "Ensemble5x3way": five 3-way
 # field is compared. If trainables/config.py later marks fields with field(metadata=...),
 # this tuple can move there.
 NOT_METHOD_FIELDS = (
-    "variant",            # what is run: each table maps variants to its paper columns (TableKind.paper_column)
-    "category", "seed",   # what is run: categories are the rows; seeds are counted (Protocol.seeds)
+    C.variant,            # what is run: each table maps variants to its paper columns (TableKind.paper_column)
+    C.category, C.seed,   # what is run: categories are the rows; seeds are counted (Protocol.seeds)
     "device", "threads", "compile",   # where and how fast it runs
     "precision",          # bf16 autocast vs fp32: within seed noise (trainables.devices); named in the caption
     "eval_interval", "log_interval",  # when intermediate evaluations and curve points are taken
@@ -150,10 +152,10 @@ class Protocol:
     def mismatches(self, cell_trials: pd.DataFrame) -> list[str]:
         """Why these trials (one cell, or all trials of a table) are not the paper's protocol."""
         out = self.field_mismatches(cell_trials)
-        names = sorted({str(d).split("@")[0] for d in cell_trials.get("dataset", pd.Series(dtype=str)).dropna()})
+        names = sorted({str(d).split("@")[0] for d in cell_trials.get(C.dataset, pd.Series(dtype=str)).dropna()})
         if names != ["mvtec_ad"]:
             out.append(f"dataset {', '.join(names) or 'unrecorded'} vs MVTec AD")
-        seeds = cell_trials.groupby("category")["seed"].nunique() if len(cell_trials) else pd.Series(dtype=int)
+        seeds = cell_trials.groupby(C.category)[C.seed].nunique() if len(cell_trials) else pd.Series(dtype=int)
         if len(seeds) and (seeds != self.seeds).any():
             out.append(f"seeds {_range(seeds)} vs {self.seeds}")
         return out
@@ -195,7 +197,7 @@ def _table2(params: dict) -> str | None:
     """The paper's Table 2 has two of our models: the patch-level 3-way model, and GradCAM on
     the image-level 3-way model. Any other variant (a patch-level binary CutPaste, GradCAM
     on Scar...) is a model the paper did not measure."""
-    variant = params.get("variant")
+    variant = params.get(C.variant)
     if variant == "cutpaste_3way_patch":
         return "CutPaste_3way_patch"
     if variant == "cutpaste_3way" and str(params.get("gradcam")).lower() in ("true", "1"):
@@ -209,7 +211,7 @@ class TableKind:
     which protocol they were measured."""
     number: str                      # paper table number, "" for none
     title: str
-    metric: str = "image_auc"
+    metric: str = REPORTED_METRIC
     paper_column: Callable[[dict], str | None] = field(default=lambda p: None)
     ensemble: bool = False
     protocol: Protocol | None = None
@@ -219,10 +221,10 @@ class TableKind:
 
 TABLE_KINDS = {
     "1": TableKind("1", "Table 1: image-level detection AUC",
-                   paper_column=lambda p: TABLE1_NAMES.get(p.get("variant")), ensemble=True,
+                   paper_column=lambda p: TABLE1_NAMES.get(p.get(C.variant)), ensemble=True,
                    protocol=Protocol(_SCRATCH)),
-    "2": TableKind("2", "Table 2: pixel-level localization AUC", metric="pixel_auc", paper_column=_table2,
-                   beside=("aupro",),
+    "2": TableKind("2", "Table 2: pixel-level localization AUC", metric=C.pixel_auc, paper_column=_table2,
+                   beside=(C.aupro,),
                    protocol=Protocol(_SCRATCH, pixel_metrics=True,
                                      note="the paper trains on 64 px crops and scores 32 px patches "
                                           "at stride 4; this project trains and scores with one "
@@ -235,9 +237,9 @@ TABLE_KINDS = {
                                      note="the paper's EfficientNet-B4 image size is not stated, so image_size "
                                           "is not compared")),
     "4": TableKind("4", "Table 4: Cutout variants vs CutPaste",
-                   paper_column=lambda p: TABLE4_NAMES.get(p.get("variant")), protocol=Protocol(_SCRATCH)),
+                   paper_column=lambda p: TABLE4_NAMES.get(p.get(C.variant)), protocol=Protocol(_SCRATCH)),
     "5": TableKind("5", "Table 5: binary, union and 3-way CutPaste",
-                   paper_column=lambda p: TABLE5_NAMES.get(p.get("variant")), protocol=Protocol(_SCRATCH)),
+                   paper_column=lambda p: TABLE5_NAMES.get(p.get(C.variant)), protocol=Protocol(_SCRATCH)),
     "7": TableKind("7", "Table 7: learning rate and training length", paper_column=_table7,
                    protocol=Protocol(_SCRATCH, free=("lr", "steps"))),
     "8": TableKind("8", "Table 8: colour jitter and maximum patch area", paper_column=_table8,
@@ -270,6 +272,6 @@ def ensemble_matches(protocol: Protocol, members: pd.DataFrame) -> list[str]:
     why = protocol.mismatches(members)
     if len(members) != n:
         why.append(f"ensemble of {len(members)} models vs {n}")
-    if set(members.get("variant", pd.Series(dtype=str)).astype(str)) != {variant}:
+    if set(members.get(C.variant, pd.Series(dtype=str)).astype(str)) != {variant}:
         why.append(f"ensemble variant {', '.join(sorted(set(members.get('variant', []))))} vs {variant}")
     return why

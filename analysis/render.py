@@ -10,6 +10,7 @@ import pandas as pd
 
 from analysis.metric_tables import BESIDE_LABELS, PIXEL_METRICS, DefectTable
 from analysis.tables import MARK, PAPER_SEEDS, Table
+from study.results.schema import C
 
 
 def _cell(mean: float, se: float, n: int, n_common: int) -> str:
@@ -102,7 +103,7 @@ def wide_defects(table: DefectTable) -> pd.DataFrame:
     d = table.data
     n_common = int(d["n"].max()) if len(d) else PAPER_SEEDS
     rows = []
-    for (category, defect), part in d.groupby(["category", "defect_type"], sort=False):
+    for (category, defect), part in d.groupby([C.category, C.defect_type], sort=False):
         by_col = part.set_index("column")
         rows.append({"category": category, "defect type": defect,
                      **{c: _cell(by_col.at[c, "mean"], by_col.at[c, "se"], by_col.at[c, "n"], n_common)

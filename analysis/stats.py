@@ -21,19 +21,21 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
+from study.objective import REPORTED_METRIC
+from study.results.schema import OK, C
 from trainables.config import FIELD_TYPES
 from trainables.data import GROUP_ORDER, KNOWN_CATEGORIES, category_group
 
 NULL_STATS = ["null_score_mean", "null_score_std"]
 # config fields that change how a trial runs, not what it learns: seeds of one model may differ in them
 GROUP_ROWS = (*GROUP_ORDER, "all")   # group rows, in table order
-BOOKKEEPING = {"seed", "threads", "device", "eval_interval", "embedding_sample", "compile",
+BOOKKEEPING = {C.seed, "threads", "device", "eval_interval", "embedding_sample", "compile",
                "heatmap_sample"}
 
 
-def seed_summary(trials: pd.DataFrame, by: list[str], metric: str = "image_auc") -> pd.DataFrame:
+def seed_summary(trials: pd.DataFrame, by: list[str], metric: str = REPORTED_METRIC) -> pd.DataFrame:
     """mean, se and n of ``metric`` over seeds for every combination of ``by``."""
-    ok = trials[trials["status"] == "ok"].dropna(subset=[metric])
+    ok = trials[trials[C.status] == OK].dropna(subset=[metric])
     g = ok.groupby(by, dropna=False, sort=False)[metric]
     out = g.agg(mean="mean", std=lambda s: s.std(ddof=1), n="count").reset_index()
     out["se"] = out["std"] / np.sqrt(out["n"])
@@ -56,7 +58,7 @@ def category_order(categories) -> list[str]:
 def group_rows(cells: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """A row per category group present, and ``all``, per ``by`` key: averages of per-category
     means and SEs."""
-    cells = cells.assign(group=cells["category"].map(group_of))
+    cells = cells.assign(group=cells[C.category].map(group_of))
     rows = []
     for group in GROUP_ROWS:
         part = cells if group == "all" else cells[cells["group"] == group]
@@ -64,8 +66,8 @@ def group_rows(cells: pd.DataFrame, by: list[str]) -> pd.DataFrame:
             continue
         agg = part.groupby(by, dropna=False, sort=False).agg(
             mean=("mean", "mean"), se=("se", lambda s: s.mean() if s.notna().any() else np.nan),
-            n=("n", "min"), categories=("category", "nunique")).reset_index()
-        agg["category"] = group
+            n=("n", "min"), categories=(C.category, "nunique")).reset_index()
+        agg[C.category] = group
         rows.append(agg)
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
 
@@ -80,28 +82,28 @@ def has_null_stats(trials: pd.DataFrame) -> pd.Series:
 
 def standardised_scores(trials: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
     """Scores with ``z = (score - null_score_mean) / null_score_std`` of their own trial."""
-    missing = set(scores["trial_key"]) - set(trials.loc[has_null_stats(trials), "trial_key"])
+    missing = set(scores[C.trial_key]) - set(trials.loc[has_null_stats(trials), C.trial_key])
     if missing:
         raise ValueError(f"trials {sorted(missing)[:3]} have no out-of-sample null_score_mean/std; "
                          "they cannot be standardised for an ensemble")
-    s = scores.join(trials.set_index("trial_key")[NULL_STATS].astype(float), on="trial_key")
-    return s.assign(z=(s["score"] - s["null_score_mean"]) / s["null_score_std"])
+    s = scores.join(trials.set_index(C.trial_key)[NULL_STATS].astype(float), on=C.trial_key)
+    return s.assign(z=(s[C.score] - s["null_score_mean"]) / s["null_score_std"])
 
 
 def ensemble_auc(trials: pd.DataFrame, scores: pd.DataFrame, trial_keys: list[str]) -> float:
     """AUC of the mean standardised score of ``trial_keys`` (all on the same test images)."""
-    part = scores[scores["trial_key"].isin(trial_keys)]
-    z = standardised_scores(trials[trials["trial_key"].isin(trial_keys)], part)
-    per_image = z.groupby("image_path").agg(label=("label", "first"), z=("z", "mean"),
-                                            models=("trial_key", "nunique"))
+    part = scores[scores[C.trial_key].isin(trial_keys)]
+    z = standardised_scores(trials[trials[C.trial_key].isin(trial_keys)], part)
+    per_image = z.groupby(C.image_path).agg(label=(C.label, "first"), z=("z", "mean"),
+                                            models=(C.trial_key, "nunique"))
     if (per_image["models"] != len(trial_keys)).any():
         raise ValueError("ensemble members were not scored on the same test images")
-    return float(roc_auc_score(per_image["label"], per_image["z"]))
+    return float(roc_auc_score(per_image[C.label], per_image["z"]))
 
 
 def config_columns(trials: pd.DataFrame) -> list[str]:
     """Columns that identify a model up to its seed: study, dataset and every learning config field."""
-    fields = ["study", "dataset", *(f for f in FIELD_TYPES if f not in BOOKKEEPING)]
+    fields = [C.study, C.dataset, *(f for f in FIELD_TYPES if f not in BOOKKEEPING)]
     return [c for c in fields if c in trials.columns]
 
 
@@ -133,22 +135,22 @@ def ensembles(trials: pd.DataFrame, scores: pd.DataFrame, variant: str = "cutpas
     ensemble of its ok seeds that have scores. ``ensemble_of`` names the config,
     ``normalisation`` how member scores were standardised (``null_score_method``), ``members``
     the trial keys pooled (a tuple, by seed)."""
-    columns = ["category", "mean", "se", "n", "ensemble_of", "normalisation", "members"]
-    have = set(scores["trial_key"]) if not scores.empty else set()
-    ok = trials[(trials["status"] == "ok") & (trials["variant"] == variant) & trials["trial_key"].isin(have)]
+    columns = [C.category, "mean", "se", "n", "ensemble_of", "normalisation", "members"]
+    have = set(scores[C.trial_key]) if not scores.empty else set()
+    ok = trials[(trials[C.status] == OK) & (trials[C.variant] == variant) & trials[C.trial_key].isin(have)]
     ok = _with_null_stats(ok, variant)
     if ok.empty:
         return pd.DataFrame(columns=columns)
-    key = [c for c in config_columns(ok) if c != "category"]
+    key = [c for c in config_columns(ok) if c != C.category]
     ok = ok.assign(_config=ok.groupby(key, dropna=False, sort=False).ngroup() if key else 0)
     configs = ok.drop_duplicates("_config")
     labels = dict(zip(configs["_config"], config_labels(configs[key], variant)))
     rows = []
-    for (config, category), part in ok.groupby(["_config", "category"], sort=False):
-        keys = list(part.sort_values("seed")["trial_key"])
+    for (config, category), part in ok.groupby(["_config", C.category], sort=False):
+        keys = list(part.sort_values(C.seed)[C.trial_key])
         if len(keys) >= min_seeds:
             methods = part["null_score_method"].dropna().astype(str).unique() if "null_score_method" in part else []
-            rows.append({"category": category, "mean": ensemble_auc(trials, scores, keys), "se": np.nan,
+            rows.append({C.category: category, "mean": ensemble_auc(trials, scores, keys), "se": np.nan,
                          "n": len(keys), "ensemble_of": labels[config],
                          "normalisation": ", ".join(sorted(methods)), "members": tuple(keys)})
     return pd.DataFrame(rows, columns=columns)

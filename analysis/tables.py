@@ -24,7 +24,10 @@ from analysis.columns import assign_columns, describe_models, with_defaults  # n
 from analysis.metric_tables import BESIDE_LABELS, PIXEL_METRICS, pixel_resolution, with_beside
 from analysis.protocols import GROUP_MEMBERS, TableKind, ensemble_matches, group_complete, table_kind
 from analysis.reference import paper_value
-from analysis.significance import bootstrap_auc_interval, friedman, holm, min_attainable_p, paired_tests
+from analysis.ranks import friedman
+from analysis.significance import bootstrap_auc_interval, holm, min_attainable_p, paired_tests
+from study.results.schema import OK, C
+from trainables.budgets import smoke_evidence_sentences
 from analysis.stats import GROUP_ROWS, category_order, ensembles, group_of, group_rows, seed_summary
 
 PAPER_SEEDS = 5      # the paper's n; a cell says its n when it differs
@@ -48,7 +51,7 @@ class Table:
 
 
 def describe_dataset(trials: pd.DataFrame) -> tuple[str, bool]:
-    names = sorted(trials["dataset"].dropna().astype(str).unique()) if "dataset" in trials else []
+    names = sorted(trials[C.dataset].dropna().astype(str).unique()) if C.dataset in trials else []
     dataset = ", ".join(names) or "unknown dataset"
     return dataset, bool(names) and all(n.startswith("mvtec_ad@") for n in names)
 
@@ -57,15 +60,15 @@ def _intervals(cells: pd.DataFrame, ok: pd.DataFrame, scores: pd.DataFrame | Non
     """Stratified bootstrap interval over test images (and seeds) per category cell."""
     lo = np.full(len(cells), np.nan)
     hi = np.full(len(cells), np.nan)
-    if metric == "image_auc" and scores is not None and not scores.empty:
-        keys = ok.groupby(["tcol", "category"])["trial_key"].apply(list)
-        by_key = scores.groupby("trial_key")
-        have = set(scores["trial_key"])
+    if metric == C.image_auc and scores is not None and not scores.empty:
+        keys = ok.groupby(["tcol", C.category])[C.trial_key].apply(list)
+        by_key = scores.groupby(C.trial_key)
+        have = set(scores[C.trial_key])
         for i, r in enumerate(cells.itertuples()):
             members = [k for k in keys.get((r.tcol, r.category), []) if k in have]
             if members:
                 part = pd.concat([by_key.get_group(k) for k in members])
-                use = ["trial_key", "label", "score", *(["image_path"] if "image_path" in part else [])]
+                use = [C.trial_key, C.label, C.score, *([C.image_path] if C.image_path in part else [])]
                 lo[i], hi[i] = bootstrap_auc_interval(part[use])
     return cells.assign(ci_low=lo, ci_high=hi)
 
@@ -106,13 +109,13 @@ def _paper_columns(long: pd.DataFrame, ok: pd.DataFrame, raw: pd.DataFrame, kind
     if not kind.number or kind.protocol is None:
         return long.assign(paper=paper, paper_se=paper_se, diff=np.nan), []
     matched: dict[tuple[str, str], bool] = {}
-    for (col, cat), part in ok.groupby(["tcol", "category"]):
+    for (col, cat), part in ok.groupby(["tcol", C.category]):
         why = kind.protocol.mismatches(raw.loc[part.index])
         matched[(col, cat)] = not why
         if col not in control_cols or kind.controls_in_paper:     # a control's steps = 0 is no reason
             reasons.update(dict.fromkeys(why))
     for (col, cat), keys in ensemble_members.items():
-        why = ensemble_matches(kind.protocol, raw[raw["trial_key"].isin(keys)])
+        why = ensemble_matches(kind.protocol, raw[raw[C.trial_key].isin(keys)])
         matched[(col, cat)] = not why
         reasons.update(dict.fromkeys(why))
     cats_of: dict[str, set[str]] = {}
@@ -143,15 +146,15 @@ def _paper_columns(long: pd.DataFrame, ok: pd.DataFrame, raw: pd.DataFrame, kind
 def build_table(study: str, trials: pd.DataFrame, scores: pd.DataFrame | None = None,
                 meta: dict | None = None) -> Table:
     meta = meta or {}
-    trials = trials[trials["study"] == study]
+    trials = trials[trials[C.study] == study]
     kind = table_kind(study, meta.get("table"))
-    ok = trials[trials["status"] == "ok"]
+    ok = trials[trials[C.status] == OK]
     if ok.empty or kind.metric not in ok or ok[kind.metric].isna().all():
         raise ValueError(f"study {study!r} has no finished trials with {kind.metric}")
     raw = ok.dropna(subset=[kind.metric]).reset_index(drop=True)      # as recorded: the protocol check
     ok, columns, controls, control_of, params = assign_columns(with_defaults(raw))
 
-    cells = seed_summary(ok, ["tcol", "category"], metric=kind.metric)
+    cells = seed_summary(ok, ["tcol", C.category], metric=kind.metric)
     cells = _intervals(cells, ok, scores, kind.metric)
     notes: list[str] = []
     ensemble_members: dict[tuple[str, str], tuple] = {}
@@ -160,7 +163,7 @@ def build_table(study: str, trials: pd.DataFrame, scores: pd.DataFrame | None = 
         ens = ensembles(trained, scores)
         for label, part in ens.groupby("ensemble_of", sort=False) if not ens.empty else []:
             name = f"ensemble of {int(part['n'].max())} seeds ({label})"
-            ensemble_members.update({(name, c): m for c, m in zip(part["category"], part["members"])})
+            ensemble_members.update({(name, c): m for c, m in zip(part[C.category], part["members"])})
             cells = pd.concat([cells, part.drop(columns=["ensemble_of", "members"]).assign(tcol=name)],
                               ignore_index=True)
             columns.append(name)
@@ -170,7 +173,7 @@ def build_table(study: str, trials: pd.DataFrame, scores: pd.DataFrame | None = 
                 notes.append(f"{name}: each model's scores standardised by {part['normalisation'].iloc[0]}")
 
     # paired difference of each column to its control, per category
-    means = cells.pivot_table(index="category", columns="tcol", values="mean", sort=False)
+    means = cells.pivot_table(index=C.category, columns="tcol", values="mean", sort=False)
     ctrl_diff = [means.at[r.category, control_of[r.tcol]] if r.tcol in control_of and
                  control_of[r.tcol] in means else np.nan for r in cells.itertuples()]
     cells = cells.assign(control_diff=cells["mean"] - np.array(ctrl_diff, dtype=float))
@@ -178,12 +181,12 @@ def build_table(study: str, trials: pd.DataFrame, scores: pd.DataFrame | None = 
     groups = groups.assign(control_diff=[np.nan] * len(groups))
     for i, g in groups.iterrows():     # group difference: average of the per-category differences
         part = cells[(cells["tcol"] == g["tcol"]) &
-                     ((g["category"] == "all") | (cells["category"].map(group_of) == g["category"]))]
+                     ((g[C.category] == "all") | (cells[C.category].map(group_of) == g[C.category]))]
         groups.at[i, "control_diff"] = part["control_diff"].mean()
     long = pd.concat([cells.assign(row_type="category"), groups.drop(columns="categories").assign(row_type="group")],
                      ignore_index=True).drop(columns=["normalisation"], errors="ignore")
-    order = {c: i for i, c in enumerate(category_order(cells["category"]) + list(GROUP_ROWS))}
-    long = long.rename(columns={"category": "row", "tcol": "column"})
+    order = {c: i for i, c in enumerate(category_order(cells[C.category]) + list(GROUP_ROWS))}
+    long = long.rename(columns={C.category: "row", "tcol": "column"})
     long = long.assign(_r=long["row"].map(order), _c=long["column"].map({c: i for i, c in enumerate(columns)}))
     long = long.sort_values(["_r", "_c"]).drop(columns=["_r", "_c"]).reset_index(drop=True)
     long["is_control"] = long["column"].isin(controls)
@@ -258,7 +261,7 @@ def _pixel_sentence(kind: TableKind, pixel_at: dict[str, str]) -> str:
 def _caption(study: str, kind: TableKind, ok: pd.DataFrame, dataset: str, controls: list[str],
              reasons: list[str], has_paper: bool, pixel_at: dict[str, str] | None = None) -> str:
     budgets = sorted(ok["budget"].dropna().astype(str).unique()) if "budget" in ok else []
-    seeds = ok.groupby(["tcol", "category"])["seed"].nunique()
+    seeds = ok.groupby(["tcol", C.category])[C.seed].nunique()
     n = f"{seeds.min()}" if seeds.min() == seeds.max() else f"{seeds.min()}-{seeds.max()}"
     text = (f"{kind.title} (%), study '{study}', dataset {dataset}, budget {', '.join(budgets) or 'unrecorded'}. "
             f"Model: {describe_models(ok, controls)}. n = {n} seed(s) per cell. "
@@ -270,10 +273,14 @@ def _caption(study: str, kind: TableKind, ok: pd.DataFrame, dataset: str, contro
     text += _pixel_sentence(kind, pixel_at or {})
     precision = sorted(ok["precision"].dropna().astype(str).unique()) if "precision" in ok else []
     text += f" Precision (recorded, not part of the protocol check): {', '.join(precision) or 'unrecorded'}."
+    if "smoke" in budgets:          # what the photo learning curves showed for this budget's models
+        trained = ok[(ok["budget"] == "smoke") & ~ok["tcol"].isin(controls)]
+        models = trained[[c for c in (C.variant, "pretrained") if c in trained]].drop_duplicates()
+        text += "".join(f" {s}" for s in smoke_evidence_sentences(models.to_dict("records")))
     for metric in kind.beside:
         text += (f" '{BESIDE_LABELS.get(metric, metric)}' beside each cell: `{metric}` over the same seeds"
                  + (" (per-region overlap up to 30% pixel FPR, Bergmann et al. 2021; the paper reports none)."
-                    if metric == "aupro" else "."))
+                    if metric == C.aupro else "."))
     if not kind.number:
         return text
     if has_paper:

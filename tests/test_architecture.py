@@ -15,8 +15,22 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 LAYERS = ("trainables", "study", "analysis", "bench")        # lowest first
 SIZE_CHECKED = ("trainables", "study", "analysis")
-MAX_LINES = 260
-COHESIVE = "one cohesive"
+MAX_LINES = 300            # no exemptions: split a module by job before it grows past this
+# First-party imports inside functions, allowed per module with the reason (everything else
+# imports at its top, so the graph above sees every dependency and no cycle can hide)
+INNER_IMPORTS_ALLOWED = {
+    "analysis.__main__": "each subcommand imports only what it runs: `tables` starts without the report",
+    "analysis.charts": "figure helpers load the control and rank modules only when that figure is drawn",
+    "analysis.figures": "sample grids read a dataset (trainables) only when that figure is asked for",
+    "analysis.report": "the HTML report pulls in figures and tables only when a report is written",
+    "analysis.report_sections": "sections render lazily; report_page imports them back at its top",
+    "study.launch": "Ray Tune, cluster and tracker modules load only on the path that runs them (--dry-run "
+                    "and bad-input errors return before Ray is imported)",
+    "study.plan": "the dataset and throughput table are read only when a plan is made",
+    "study.spec": "controls import spec at their top; spec needs them only to add control trials",
+    "study.tune.cluster": "results paths only for the shared-storage check of --cluster",
+    "study.tune.runtime": "Tune callbacks, loggers and the trainable load when a Tuner is built, not on import",
+}
 
 
 def module_files() -> dict[str, Path]:
@@ -158,11 +172,12 @@ def test_the_config_imports_its_registries_and_no_registry_imports_the_config(re
     assert "trainables.config" not in runtime_imports(registry) | runtime_imports(registry.rpartition(".")[0])
 
 
-def test_trainables_has_no_first_party_imports_inside_functions():
-    """A module's dependencies are read at its top (cycles cannot hide in function bodies)."""
+def test_first_party_imports_inside_functions_only_where_allowed():
+    """A module's dependencies are read at its top (cycles cannot hide in function bodies),
+    except in the modules of ``INNER_IMPORTS_ALLOWED``, each with its reason."""
     inside = []
     for module, path in MODULES.items():
-        if module.split(".")[0] != "trainables":
+        if module.split(".")[0] not in SIZE_CHECKED or module in INNER_IMPORTS_ALLOWED:
             continue
         for fn in ast.walk(ast.parse(path.read_text())):
             if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -173,10 +188,29 @@ def test_trainables_has_no_first_party_imports_inside_functions():
 
 
 @pytest.mark.parametrize("module", sorted(m for m in MODULES if m.split(".")[0] in SIZE_CHECKED))
-def test_modules_are_small_unless_their_docstring_says_they_are_one_cohesive_thing(module):
-    source = MODULES[module].read_text()
-    lines = len(source.splitlines())
-    cohesive = COHESIVE in " ".join((ast.get_docstring(ast.parse(source)) or "").lower().split())
-    assert lines <= MAX_LINES or cohesive, (
-        f"{module} has {lines} lines (> {MAX_LINES}); split it by job, or say in its docstring that it is "
-        f"'{COHESIVE}' ... and what it holds")
+def test_modules_are_at_most_300_lines(module):
+    lines = len(MODULES[module].read_text().splitlines())
+    assert lines <= MAX_LINES, f"{module} has {lines} lines (> {MAX_LINES}); split it by job"
+
+
+def _suffix_twins(names: list[str]) -> list[tuple[str, str]]:
+    """Pairs of sibling module names that differ only in a short ending (tracking / trackers)."""
+    out = []
+    for a in names:
+        for b in names:
+            if a < b:
+                k = len(next((a[:i] for i in range(min(len(a), len(b)), 0, -1) if a[:i] == b[:i]), ""))
+                rest = (a[k:], b[k:])       # a version number (mvtec_ad, mvtec_ad2) is a real name
+                if k >= 5 and max(map(len, rest)) <= 3 and not all(r.isdigit() or not r for r in rest):
+                    out.append((a, b))
+    return out
+
+
+def test_no_module_name_differs_from_a_sibling_only_by_a_suffix():
+    assert _suffix_twins(["tracking", "trackers", "report", "report_page"]) == [("trackers", "tracking")]
+    siblings: dict[str, list[str]] = {}
+    for module in MODULES:
+        parent, _, name = module.rpartition(".")
+        siblings.setdefault(parent, []).append(name)
+    assert [(p, t) for p, names in siblings.items() for t in _suffix_twins(names)] == []
+

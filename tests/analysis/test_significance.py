@@ -7,8 +7,9 @@ import pytest
 from scipy import stats
 from sklearn.metrics import roc_auc_score
 
-from analysis.significance import (average_ranks, bootstrap_auc_interval, cd_diagram,
-                                   critical_difference_cliques, friedman, holm, paired_tests)
+from analysis.ranks import average_ranks, cd_diagram, critical_difference_cliques, friedman
+from analysis.significance import (bootstrap_auc_interval,
+                                   holm, paired_tests)
 
 CATS = [f"cat{i:02d}" for i in range(15)]
 
@@ -252,7 +253,7 @@ def test_cliques_are_runs_of_consecutive_ranks():
     ({"ab", "ac", "bc", "cd"}, [["a", "b", "c"], ["c", "d"]]),
 ])
 def test_contiguous_cliques_never_skip_a_column(same, expect):
-    from analysis.significance import _contiguous_cliques
+    from analysis.ranks import _contiguous_cliques
     cols = ["a", "b", "c", "d"]
     pairs = {frozenset(p) for p in same}
     got = _contiguous_cliques(cols, lambda a, b: frozenset((a, b)) in pairs)

@@ -97,5 +97,28 @@ def test_hpo_study_stops_some_trials_early_and_records_val_and_test_auc(small_da
     assert df["lr"].nunique() == 8  # Optuna sampled a different lr each time
     assert "best configuration per category" in out.stdout
     assert (results / "hpo" / "hpo_cutpaste" / "best.json").exists()
+    # a search keeps its best model without --keep-models: the ok trial with the best val_auc
+    from study.results.models import kept_keys
+    kept = sorted(p.name for p in (results / "models" / "hpo_cutpaste").iterdir())
+    assert kept == sorted(kept_keys(df, "best")) and len(kept) == 1
+    assert (results / "models" / "hpo_cutpaste" / kept[0] / "bundle.json").is_file()
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and "8 of 8 search trials done, running 0" in again.stdout
+
+
+@pytest.mark.slow
+def test_keep_models_best_keeps_one_bundle_per_category_chosen_by_val_auc(small_dataset, tmp_path):
+    results = tmp_path / "results"
+    cmd = [sys.executable, "-m", "study.launch", "--study", "demo", "--categories", "bottle,carpet",
+           "--data-root", str(small_dataset), "--results", str(results), "--keep-models", "best",
+           "--set", "head_steps=1"] + TINY
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    df = pd.read_parquet(results / "trials")
+    assert len(df) == 4                                     # a fine-tuned trial and its control per category
+    models = results / "models" / "demo"
+    kept = {p.name for p in models.iterdir()}
+    best = {cat: g.sort_values("val_auc").iloc[-1]["trial_key"]
+            for cat, g in df[(df["status"] == "ok") & (df["pretrained"] == "finetune")].groupby("category")}
+    assert kept == set(best.values())
+    assert "[study] kept models: 2 bundle(s)" in out.stdout

@@ -209,3 +209,19 @@ def test_a_finetuned_lite0_exports_with_the_rows_image_auc(small_dataset, tmp_pa
     scores = {Path(r["path"]).relative_to(small_dataset).as_posix(): float(r["score"]) for r in rows}
     ref = dict(zip(result.scores["image_path"], result.scores["score"]))
     assert all(math.isclose(scores[p], s, rel_tol=1e-4) for p, s in ref.items())
+
+
+def test_gradcam_maps_of_an_image_level_trial_export_with_the_rows_pixel_auc(small_dataset, tmp_path):
+    from trainables.data import load_category
+    from trainables.deploy.predict import map_name
+    from trainables.metrics import pixel_auc
+    # 128 px: ResNet-18's last stage is 4 x 4 (at 1 x 1 GradCAM of an L2-normalised feature is 0)
+    cfg = {"category": "bottle", "variant": "cutpaste", "gradcam": True, **{**TINY, "image_size": 128, "steps": 2}}
+    result, rows = _trial_to_predictions(cfg, small_dataset, tmp_path, heatmaps=True)
+    auc = roc_auc_score(_labels([r["path"] for r in rows]), [float(r["score"]) for r in rows])
+    assert auc == pytest.approx(result.metrics["image_auc"], abs=1e-6)
+    data = load_category(small_dataset, "bottle", 128)
+    base = (small_dataset / "bottle" / "test").resolve()
+    maps = np.stack([np.load(tmp_path / "maps" / f"{map_name(small_dataset / p, base)}.npy") for p in data.test_paths])
+    # the graph's GradCAM is float64, the trial's float32 autograd: the pixel AUCs differed by 4e-6
+    assert pixel_auc(maps, data.test_masks.numpy()) == pytest.approx(result.metrics["pixel_auc"], abs=1e-5)

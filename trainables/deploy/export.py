@@ -21,8 +21,10 @@ import torch
 from torch import nn
 
 from trainables.deploy.bundle import Bundle, code_version, load_bundle
-from trainables.deploy.graph import DensityExportError, Features, ImageGraph, PatchGraph, density_module
+from trainables.deploy.graph import (DensityExportError, Features, GaussianScore, GradCamGraph, ImageGraph, PatchGraph,
+                                     density_module)
 from trainables.deploy.metadata import FORMAT, INPUT, MAP, SCORE, write_metadata
+from trainables.models.backbones import STAGES, EfficientNetLevels, ResNet18Encoder, deepest
 
 OPSET = 17
 
@@ -50,8 +52,36 @@ def build_graph(bundle: Bundle) -> tuple[nn.Module, tuple[str, ...], list[str]]:
                            tuple(dens["windows"]))
         return graph.eval(), (SCORE, MAP), notes
     if cfg.gradcam:
-        notes.append("GradCAM heatmaps need the score's gradient and are not exported: image scores only")
+        plan = gradcam_plan(features.encoder, cfg.feature_layer_list)
+        if isinstance(plan, str) or not isinstance(density, GaussianScore):
+            notes.append(f"GradCAM maps are not exported ({plan if isinstance(plan, str) else 'a Gaussian density only'}):"
+                         " image scores only")
+        else:
+            graph = GradCamGraph(features, density, plan[0], plan[1], cfg.image_size)
+            return graph.eval(), (SCORE, MAP), notes
     return ImageGraph(features, density).eval(), (SCORE,), notes
+
+
+def gradcam_plan(encoder: nn.Module, layers: list[str]) -> tuple[str, list[tuple[int, int]]] | str:
+    """The map GradCAM weights (the trial's choice: ``layer4`` when the encoder computes it, else
+    the last feature layer) and the slices of the pooled features that pool it; or why the
+    gradient cannot be written out: a feature layer computed from that map."""
+    if isinstance(encoder, EfficientNetLevels):
+        point = encoder._index.__getitem__
+    elif isinstance(encoder, ResNet18Encoder):
+        point = STAGES.index
+    else:
+        return f"{type(encoder).__name__} does not say where its stages sit"
+    acts = "layer4" if point(deepest(layers)) == point("layer4") else layers[-1]
+    slices, start = [], 0
+    for name in layers:
+        width = encoder.stage_dims[name]
+        if point(name) == point(acts):
+            slices.append((start, start + width))
+        elif point(name) > point(acts):
+            return f"feature layer {name} is computed from the GradCAM map {acts}"
+        start += width
+    return acts, slices
 
 
 def metadata(bundle: Bundle, outputs: tuple[str, ...]) -> dict:
@@ -77,7 +107,10 @@ def _check(graph: nn.Module, path: Path, image_size: int, outputs: tuple[str, ..
         want = graph(torch.from_numpy(x))
     want = [w.numpy() for w in (want if isinstance(want, tuple) else (want,))]
     got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(list(outputs), {INPUT: x})
-    return max(float(np.max(np.abs(g - w) / np.maximum(np.abs(w), 1e-12))) for g, w in zip(got, want))
+    # scores elementwise; a map relative to its largest value (a pixel where ReLU cuts to 0 in one
+    # runtime may be 1e-9 in the other)
+    return max(float(np.max(np.abs(g - w) / np.maximum(np.abs(w) if name == SCORE else np.abs(w).max(), 1e-12)))
+               for name, g, w in zip(outputs, got, want))
 
 
 def export_bundle(bundle_dir: str | Path, out: str | Path) -> Exported:

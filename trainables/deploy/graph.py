@@ -19,6 +19,8 @@ location's density (or the shared one), the image score is the worst window, and
 receptive-field Gaussian upsampling of ``upsample_window_scores`` written as two matrix
 products, ``Uy @ scores @ Ux^T``: the Gaussian kernel is separable, so is the transposed
 convolution's normaliser, and the replicated border rows are copies of the last row.
+
+GradCAM (image-level trials with ``gradcam``): :class:`GradCamGraph`, the gradient written out.
 """
 from __future__ import annotations
 
@@ -46,9 +48,15 @@ class Features(nn.Module):
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1))
 
-    def forward(self, x: Tensor) -> Tensor:
-        maps = self.encoder.stages((x - self.mean) / self.std, upto=self.upto)
+    def maps(self, x: Tensor) -> dict[str, Tensor]:
+        """The encoder's feature maps up to the deepest chosen stage."""
+        return self.encoder.stages((x - self.mean) / self.std, upto=self.upto)
+
+    def pooled(self, maps: dict[str, Tensor]) -> Tensor:
         return torch.cat([maps[name].mean(dim=(2, 3)) for name in self.layers], dim=1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.pooled(self.maps(x))
 
 
 def l2_normalise(f: Tensor) -> Tensor:
@@ -132,6 +140,51 @@ class ImageGraph(nn.Module):
     def forward(self, images: Tensor) -> Tensor:
         x = images.permute(0, 3, 1, 2).float() / 255
         return self.density(l2_normalise(self.features(x)))
+
+
+def bilinear_matrix(n: int, size: int) -> Tensor:
+    """[size, n]: ``F.interpolate(..., mode="bilinear", align_corners=False)`` along one axis."""
+    eye = torch.eye(n, dtype=torch.float64)[None]                           # [1, n (channels), n]
+    return F.interpolate(eye, size=size, mode="linear", align_corners=False)[0].t().contiguous()
+
+
+class GradCamGraph(nn.Module):
+    """uint8 NHWC images -> ``score`` [N] and ``anomaly_map`` [N, S, S]: GradCAM of the GDE score
+    (``trainables.evaluate.gradcam``) with the gradient written out, since an ONNX graph has no
+    backward pass. The score ``(f - mean) P (f - mean)`` of ``f = u / |u|`` (``u`` the pooled
+    features) has gradient ``g = (f - mean)(P + P^T)`` in ``f`` and ``(g - f (f . g)) / |u|`` in
+    ``u``; a pooled channel's gradient spreads evenly over its ``H x W`` positions, so the GradCAM
+    weight of a channel of the map ``acts`` is its gradient in ``u`` over ``H W`` (summed over
+    the slices of ``u`` that pool ``acts``). In float64: the weights are differences of large
+    terms (``P``'s entries are large where the features vary little), which float32 (the trial's
+    autograd) resolves only coarsely, and which differ between runtimes at float32. Only for
+    feature layers that ``acts`` does not feed (``export.gradcam_plan``)."""
+
+    def __init__(self, features: Features, density: GaussianScore, acts: str, slices: list[tuple[int, int]],
+                 image_size: int) -> None:
+        super().__init__()
+        self.features, self.density, self.acts, self.slices = features, density, acts, list(slices)
+        self.image_size = image_size
+        self.register_buffer("p_sym", density.precision + density.precision.t())
+        with torch.no_grad():
+            h, w = features.maps(torch.zeros(1, 3, image_size, image_size))[acts].shape[2:]
+        self.register_buffer("ry", bilinear_matrix(h, image_size))
+        self.register_buffer("rx", bilinear_matrix(w, image_size))
+
+    def forward(self, images: Tensor) -> tuple[Tensor, Tensor]:
+        x = images.permute(0, 3, 1, 2).float() / 255
+        maps = self.features.maps(x)
+        u = self.features.pooled(maps).double()
+        norm = u.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        f = u / norm
+        score = self.density(f)
+        g = torch.matmul(f - self.density.location, self.p_sym)
+        gu = (g - f * (f * g).sum(dim=1, keepdim=True)) / norm
+        acts = maps[self.acts].double()
+        weights = sum(gu[:, a:b] for a, b in self.slices) / (acts.shape[2] * acts.shape[3])
+        cam = F.relu((weights[:, :, None, None] * acts).sum(dim=1))
+        # the trial's bilinear upsampling, separable, as matrices (ONNX Runtime's Resize has no float64)
+        return score, torch.matmul(torch.matmul(self.ry, cam), self.rx.t())
 
 
 class PatchGraph(nn.Module):

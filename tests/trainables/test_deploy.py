@@ -191,9 +191,18 @@ def test_a_patch_level_trial_exports_its_maps_and_gives_the_rows_pixel_auc(small
     base = (small_dataset / "bottle" / "test").resolve()
     maps = np.stack([np.load(tmp_path / "maps" / f"{map_name(small_dataset / p, base)}.npy") for p in data.test_paths])
     assert maps.shape == (15, 32, 32) and (tmp_path / "maps" / "good__000.png").is_file()
-    # scores agree to 1e-4 relative (ONNX Runtime's fp32 convolutions against PyTorch's), which keeps
-    # the image ranking; among the 15 x 1024 pixels of smooth maps a few near-ties swap order, so the
-    # pixel AUC is checked to 1e-5 (it differed by 3e-6 when this test was written)
+    # the maps equal the trial's own (its functions on its model and density) to 1e-4 of their largest
+    # value: ONNX Runtime's fp32 convolutions against PyTorch's channels-last ones (measured 3e-6 to 1.5e-5)
+    import torch
+    from trainables.evaluate.patches import dense_window_features, upsample_window_scores
+    feats = dense_window_features(result.model, data.test, result.config, torch.device("cpu"), False)
+    trial_maps = upsample_window_scores(result.density.score(feats), 32, result.config)
+    assert np.abs(maps - trial_maps).max() <= 1e-4 * np.abs(trial_maps).max()
+    # pixel AUC to 1e-5, not 1e-6 (docs/deploy.md, Parity): pixels along a band covered by one window
+    # are equal in exact arithmetic, exactly equal in the export, but an ulp apart in the trial's
+    # transposed convolutions, and that rounding orders 264 defect/normal pixel pairs (of 1.8 million)
+    # in the row's pixel_auc: it moves it by up to 7e-5. Measured: 2.8e-6 here (seed 0); seeds 1-3 of
+    # this trial gave 1.3e-5, 9e-6, 1.1e-5, of the size of the row's own rounding noise
     assert pixel_auc(maps, data.test_masks.numpy()) == pytest.approx(result.metrics["pixel_auc"], abs=1e-5)
     scores = {Path(r["path"]).relative_to(small_dataset).as_posix(): float(r["score"]) for r in rows}
     assert all(math.isclose(scores[p], s, rel_tol=1e-4) for p, s in zip(result.scores["image_path"], result.scores["score"]))

@@ -3,14 +3,18 @@
 ``python -m bench.deploy --image-size 256 --json`` builds a model as a trial would (an untrained
 encoder is as fast as a trained one), fits its density on synthetic images, saves the bundle,
 exports it (``trainables.deploy``), and times images/s at batch 1 and 32 of the same
-computation twice: the exported graph in ONNX Runtime, and the same modules in PyTorch eager
-under ``inference_mode`` (uint8 images in, scores and maps out; image decoding not included).
+computation three times: the exported graph in ONNX Runtime, the same modules in PyTorch eager
+under ``inference_mode``, and those modules with channels-last weights, the layout a trial
+evaluates in on the CPU (``trainables.train.devices.channels_last``; an image-level graph's
+NHWC input already makes PyTorch pick channels-last convolutions, a patch-level one's windows
+do not). uint8 images in, scores and maps out; image decoding not included.
 Each measurement runs at least ``--seconds`` and ``--iterations`` batches after a warm-up batch.
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import json
 import sys
 import tempfile
@@ -67,6 +71,7 @@ def measure(args: argparse.Namespace) -> dict:
         bundle = make_bundle(cfg, Path(d) / "bundle")
         model = export_bundle(bundle, Path(d) / "model.onnx").path
         graph, outputs, _ = build_graph(load_bundle(bundle))
+        graph_cl = copy.deepcopy(graph).to(memory_format=torch.channels_last)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = args.threads
         session = ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
@@ -74,17 +79,21 @@ def measure(args: argparse.Namespace) -> dict:
             x = synthetic_images(batch, cfg.image_size, torch.device("cpu")).permute(0, 2, 3, 1).contiguous()
             xn = x.numpy()
 
-            def eager():
-                with torch.inference_mode():
-                    graph(x)
+            def eager(module):
+                def call():
+                    with torch.inference_mode():
+                        module(x)
+                return call
 
             r_ort = rate(lambda: session.run(list(outputs), {"images": xn}), batch, args.seconds, args.iterations)
-            r_pt = rate(eager, batch, args.seconds, args.iterations)
+            r_pt = rate(eager(graph), batch, args.seconds, args.iterations)
+            r_cl = rate(eager(graph_cl), batch, args.seconds, args.iterations)
             out["batches"][str(batch)] = {"onnxruntime_images_per_second": r_ort, "torch_eager_images_per_second": r_pt,
-                                          "speedup": r_ort / r_pt}
-            print(f"batch {batch:3d}: onnxruntime {r_ort:9.1f} images/s   torch eager {r_pt:9.1f} images/s   "
-                  f"({r_ort / r_pt:.2f}x)  [{cfg.variant}, {cfg.backbone}, {cfg.image_size}px, "
-                  f"{args.threads} thread(s)]", flush=True)
+                                          "torch_eager_channels_last_images_per_second": r_cl,
+                                          "speedup": r_ort / max(r_pt, r_cl)}
+            print(f"batch {batch:3d}: onnxruntime {r_ort:9.1f} images/s   torch eager {r_pt:9.1f}   channels-last "
+                  f"{r_cl:9.1f}   ({r_ort / max(r_pt, r_cl):.2f}x the faster eager)  [{cfg.variant}, {cfg.backbone}, "
+                  f"{cfg.image_size}px, {args.threads} thread(s)]", flush=True)
     return out
 
 

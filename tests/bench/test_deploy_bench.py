@@ -1,4 +1,4 @@
-"""bench.deploy: it times the exported graph and the same modules in PyTorch (what, not how fast)."""
+"""bench.deploy: it times the exported graph and the same modules in PyTorch (what, not how fast): ONNX Runtime, eager, eager channels-last."""
 import json
 
 from bench.deploy import main
@@ -11,3 +11,4 @@ def test_deploy_bench_reports_both_runtimes_at_each_batch_size(capsys):
     assert set(out["batches"]) == {"1", "2"}
     for r in out["batches"].values():
         assert r["onnxruntime_images_per_second"] > 0 and r["torch_eager_images_per_second"] > 0
+        assert r["torch_eager_channels_last_images_per_second"] > 0

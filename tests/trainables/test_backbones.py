@@ -1,4 +1,8 @@
 """Pretrained backbones: offline weights that really are ImageNet weights, clear errors otherwise."""
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -112,11 +116,19 @@ def test_uncached_torchvision_weights_name_the_missing_file(tmp_path, monkeypatc
         build_encoder("resnet18", pretrained=True)
 
 
-def test_uncached_timm_weights_fail_fast_without_downloading(tmp_path, monkeypatch):
-    monkeypatch.setenv("HF_HOME", str(tmp_path))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(MissingWeightsError, match="resnet10t.*not in the local cache"):
-        build_encoder("timm/resnet10t", pretrained=True)
+def test_uncached_timm_weights_fail_fast_without_downloading(tmp_path):
+    """In a fresh process, as a trial builds its encoder: huggingface_hub reads HF_HOME and
+    HF_HUB_OFFLINE once, when first imported, and this session imported it long ago (set here,
+    they were ignored and the hub was asked over the network, retrying for 47 s). The user has
+    not set HF_HUB_OFFLINE: the project's own offline switch must keep the hub from being asked."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "TRANSFORMERS_"))}
+    r = subprocess.run([sys.executable, "-c", "from trainables.models import build_encoder, MissingWeightsError\n"
+                        "try:\n    build_encoder('timm/resnet10t', pretrained=True)\n"
+                        "except MissingWeightsError as e:\n    print(e)\n"],
+                       env={**env, "HF_HOME": str(tmp_path)}, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "resnet10t" in r.stdout and "not in the local cache" in r.stdout and str(tmp_path) in r.stdout
+    assert "huggingface.co" not in r.stdout + r.stderr and "Retrying" not in r.stderr   # never asked the hub
 
 
 def test_frozen_mode_trains_nothing_and_scores_with_pretrained_features(small_dataset):

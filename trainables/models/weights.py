@@ -64,9 +64,14 @@ def lite0_state_dict(net: nn.Module) -> dict[str, Tensor]:
 
 def timm_cached_model(name: str, pretrained: bool, **kwargs) -> nn.Module:
     """``timm.create_model`` offline: with ``pretrained``, the weights must be in the Hugging Face cache."""
+    import huggingface_hub.constants as hub
     import timm
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    # huggingface_hub reads HF_HUB_OFFLINE once, when first imported, and importing this
+    # package imports it (through timm): the variable alone came too late, and an uncached
+    # model was asked of the hub over the network (five retries per file, 47 s offline)
+    hub.HF_HUB_OFFLINE = os.environ["HF_HUB_OFFLINE"].upper() in ("1", "ON", "YES", "TRUE")
     try:
         return timm.create_model(name, pretrained=pretrained, **kwargs)
     except Exception as e:  # timm raises several kinds when the cache lacks the file

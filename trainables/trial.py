@@ -31,6 +31,7 @@ from trainables.evaluate import embedding_sample, evaluate, heatmap_rows, split_
 from trainables.metrics import ANOMALY_METRICS, HISTORY_METRICS
 from trainables.models import build_model
 from trainables.train import Trainer, device_label, prepare_model, resolve_device, synchronize, use_bf16
+from trainables.worker import begin_trial, end_trial
 
 Report = Callable[[dict[str, Any], dict[str, Any] | None], None]
 FINAL_KEYS = ("train_score_mean", "train_score_std", "null_score_mean", "null_score_std", "null_score_method")
@@ -182,8 +183,15 @@ def run_trial(config: TrialConfig | Mapping[str, Any], data_root: str | Path | N
     """Train, evaluate at every evaluation step (reporting each), and return the final result."""
     cfg = config if isinstance(config, TrialConfig) else TrialConfig.from_dict(config)
     device = resolve_device(cfg.device)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    begin_trial(cfg.seed, cfg.threads)        # whatever an earlier trial in this process changed
+    try:
+        return _run(cfg, device, data_root, report, initial_state, verbose)
+    finally:
+        end_trial()
+
+
+def _run(cfg: TrialConfig, device: torch.device, data_root: str | Path | None, report: Report | None,
+         initial_state: dict[str, Any] | None, verbose: bool) -> TrialResult:
     root = resolve_data_root(data_root, verbose=verbose)
     data = load_category(root, cfg.category, cfg.image_size, verbose=verbose)
     variant = create_variant(cfg.variant)

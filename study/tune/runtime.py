@@ -39,6 +39,14 @@ class RunOptions:
             object.__setattr__(self, "tensorboard", location(self.tensorboard))
 
 
+# Trials run in reused Ray actors: a trial with the same resources as one that just finished
+# gets that actor's process, which already has torch imported, the ImageNet weights read and
+# the categories it saw decoded in memory (``trainables.worker`` says what is kept and what each
+# trial resets). A fresh actor per trial cost 10-12 s of start-up on 2 CPU cores (issue 22);
+# Tune starts a fresh one after a trial that raised (a failed actor is never reused).
+REUSE_ACTORS = True
+
+
 def fit_resources(resources: dict[str, float]) -> dict[str, float]:
     """On the embedded local cluster, shrink a spec's per-trial request to what this machine has.
 
@@ -142,6 +150,7 @@ def tuner(name: str, param_space: dict[str, Any], opts: RunOptions, resources: d
         tune.with_resources(trainable, {k: v for k, v in resources.items() if v}),
         param_space=param_space,
         tune_config=tune.TuneConfig(search_alg=search_alg, scheduler=scheduler, num_samples=num_samples,
-                                    max_concurrent_trials=opts.max_concurrent or None, reuse_actors=False),
+                                    max_concurrent_trials=opts.max_concurrent or None,
+                                    reuse_actors=REUSE_ACTORS),
         run_config=run_config,
     )

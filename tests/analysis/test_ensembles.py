@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from analysis.stats import ensemble_auc, ensembles
+from analysis.stats.ensemble import ensemble_auc, ensembles
 from trainables.evaluate.crossfit import crossfit_scores, n_folds, null_stats
 from trainables.models.density import DensityEstimator
 

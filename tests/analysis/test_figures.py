@@ -30,7 +30,7 @@ def test_figures_cli_writes_every_figure_for_the_studies_present(results_dir, sm
 
 def test_sample_grid_shows_real_augmentations_that_differ_from_the_normal_image(small_dataset):
     import numpy as np
-    from analysis.figures import SAMPLE_AUGMENTATIONS, sample_grid
+    from analysis.figures.per_image import SAMPLE_AUGMENTATIONS, sample_grid
     fig = sample_grid(small_dataset, ["carpet", "bottle"], image_size=64)
     axes = fig.axes
     assert len(axes) == 2 * (2 + len(SAMPLE_AUGMENTATIONS))

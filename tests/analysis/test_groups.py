@@ -2,7 +2,7 @@
 import numpy as np
 import pandas as pd
 
-from analysis.stats import category_order, group_rows
+from analysis.stats.summary import category_order, group_rows
 
 
 def test_group_rows_average_each_datasets_groups_and_all():

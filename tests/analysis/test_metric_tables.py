@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.metric_tables import defect_table
-from analysis.render import render, render_defects, wide, wide_defects
-from analysis.tables import build_table
+from analysis.tables.metrics import defect_table
+from analysis.tables.formats import render, render_defects, wide, wide_defects
+from analysis.tables.build import build_table
 
 
 def se(values):

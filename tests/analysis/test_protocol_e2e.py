@@ -8,8 +8,8 @@ pytestmark = pytest.mark.slow
 
 
 def test_real_smoke_trials_on_mvtec_named_data_get_no_paper_values(tmp_path, small_spec):
-    from analysis.render import render
-    from analysis.tables import build_table
+    from analysis.tables.formats import render
+    from analysis.tables.build import build_table
     from study.controls import control_of
     from study.results.sink import ResultsSink, read_scores, read_trials
     from study.spec import trial_key

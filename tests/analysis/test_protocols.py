@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.protocols import METHOD_FIELDS, MVTEC_CATEGORIES, NOT_METHOD_FIELDS, TABLE_KINDS, Protocol
-from analysis.render import render
-from analysis.tables import build_table
+from analysis.paper.protocols import METHOD_FIELDS, MVTEC_CATEGORIES, NOT_METHOD_FIELDS, TABLE_KINDS, Protocol
+from analysis.tables.formats import render
+from analysis.tables.build import build_table
 from trainables.config import TrialConfig
 
 PAPER = {k: v for k, v in TrialConfig(val_fraction=0.0).to_dict().items() if k not in ("variant", "category", "seed")}

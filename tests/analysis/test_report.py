@@ -94,8 +94,8 @@ def dom(report) -> Dom:
 
 @needs_chromium
 def test_rendered_page_has_every_table_cell_and_every_trial_key(results_dir, dom):
-    from analysis.render import wide
-    from analysis.tables import build_table
+    from analysis.tables.formats import wide
+    from analysis.tables.build import build_table
     from study.results.sink import read_scores, read_trials
     from study.results.study_meta import read_study_meta
     trials, scores, meta = read_trials(results_dir), read_scores(results_dir), read_study_meta(results_dir)
@@ -208,7 +208,7 @@ def test_screenshot_of_the_report_is_not_blank(report, tmp_path):
 
 
 def test_running_page_reloads_itself_and_the_final_page_does_not(results_dir, tmp_path):
-    from analysis.report import write_report
+    from analysis.report.build import write_report
     out = tmp_path / "r.html"
     write_report(str(results_dir), out, running=True, figures=False)
     live = out.read_text()
@@ -222,7 +222,7 @@ def test_running_page_reloads_itself_and_the_final_page_does_not(results_dir, tm
 
 
 def test_values_from_the_results_are_escaped(results_dir, tmp_path):
-    from analysis.report import build_report, load
+    from analysis.report.build import build_report, load
     from study.results.schema import failed_row
     from trainables.config import TrialConfig
     res = load(str(results_dir))

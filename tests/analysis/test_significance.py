@@ -7,9 +7,9 @@ import pytest
 from scipy import stats
 from sklearn.metrics import roc_auc_score
 
-from analysis.ranks import average_ranks, cd_diagram, critical_difference_cliques, friedman
-from analysis.significance import (bootstrap_auc_interval,
-                                   holm, paired_tests)
+from analysis.stats.ranks import average_ranks, cd_diagram, critical_difference_cliques, friedman
+from analysis.stats.significance import holm, paired_tests
+from analysis.stats.bootstrap import bootstrap_auc_interval
 
 CATS = [f"cat{i:02d}" for i in range(15)]
 
@@ -196,7 +196,7 @@ def test_seeds_without_image_paths_are_matched_by_order_and_must_score_as_many_i
 
 
 def test_wilcoxon_method_is_exact_without_ties_and_enumerates_signs_with_them():
-    from analysis.significance import _wilcoxon, wilcoxon_method
+    from analysis.stats.significance import _wilcoxon, wilcoxon_method
     distinct = np.array([0.01, -0.02, 0.03, 0.04, 0.05, 0.06])
     assert wilcoxon_method(distinct) == "exact"
     assert _wilcoxon(distinct)[:2] == pytest.approx(tuple(stats.wilcoxon(distinct, method="exact")))
@@ -214,14 +214,14 @@ def test_wilcoxon_method_is_exact_without_ties_and_enumerates_signs_with_them():
                                np.array([0.0, 0.01, 0.01, -0.01, 0.02, 0.0, 0.04]),
                                np.array([-0.1, -0.1, -0.1, 0.1, -0.2, -0.3])])
 def test_sign_flip_enumeration_equals_scipys_exhaustive_permutation_test(d):
-    from analysis.significance import _wilcoxon
+    from analysis.stats.significance import _wilcoxon
     ref = stats.wilcoxon(d, zero_method="wilcox", method=stats.PermutationMethod(n_resamples=2 ** len(d)))
     stat, p, _ = _wilcoxon(d)
     assert p == pytest.approx(ref.pvalue) and stat == pytest.approx(ref.statistic)
 
 
 def test_smallest_attainable_holm_p():
-    from analysis.significance import min_attainable_p
+    from analysis.stats.significance import min_attainable_p
     assert min_attainable_p(5) == pytest.approx(0.0625)
     assert min_attainable_p(6) == pytest.approx(0.03125) and min_attainable_p(6, 2) == pytest.approx(0.0625)
     assert min_attainable_p(15, 6) == pytest.approx(6 * 2 / 2 ** 15)
@@ -253,7 +253,7 @@ def test_cliques_are_runs_of_consecutive_ranks():
     ({"ab", "ac", "bc", "cd"}, [["a", "b", "c"], ["c", "d"]]),
 ])
 def test_contiguous_cliques_never_skip_a_column(same, expect):
-    from analysis.ranks import _contiguous_cliques
+    from analysis.stats.ranks import _contiguous_cliques
     cols = ["a", "b", "c", "d"]
     pairs = {frozenset(p) for p in same}
     got = _contiguous_cliques(cols, lambda a, b: frozenset((a, b)) in pairs)

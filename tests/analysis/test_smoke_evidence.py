@@ -2,7 +2,7 @@
 (trainables.budgets.SMOKE_EVIDENCE), so a smoke table cannot pass for a training effect."""
 import pandas as pd
 
-from analysis.tables import build_table
+from analysis.tables.build import build_table
 from trainables.budgets import SMOKE_EVIDENCE, smoke_block
 
 

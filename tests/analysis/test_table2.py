@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.protocols import MVTEC_CATEGORIES, TABLE_KINDS
-from analysis.render import render, wide
-from analysis.tables import build_table
+from analysis.paper.protocols import MVTEC_CATEGORIES, TABLE_KINDS
+from analysis.tables.formats import render, wide
+from analysis.tables.build import build_table
 from trainables.config import FIELD_TYPES, TrialConfig
 
 PAPER = {k: v for k, v in TrialConfig(val_fraction=0.0).to_dict().items() if k not in ("variant", "category", "seed")}

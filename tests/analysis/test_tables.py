@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from analysis.stats import ensemble_auc
-from analysis.render import render, wide
-from analysis.tables import build_table
+from analysis.stats.ensemble import ensemble_auc
+from analysis.tables.formats import render, wide
+from analysis.tables.build import build_table
 
 # per (category, variant): AUCs of seeds
 KNOWN = {

@@ -1,7 +1,7 @@
 """HTML fragments of the study report: a study's table, its provenance, the trial list and a
 trial's view. Each function takes DataFrames (or a ``Table``) and returns escaped HTML:
 every value from the results goes through :func:`esc`, so a category or an error message
-can never become markup. ``analysis.report`` puts the fragments on the page.
+can never become markup. ``analysis.report.build`` puts the fragments on the page.
 """
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from analysis.render import test_lines, wide
-from analysis.tables import MARK, Table
+from analysis.tables.formats import test_lines, wide
+from analysis.tables.build import MARK, Table
 from study.results.schema import OK, C
 
 # the trial list: (column in the row frame, header); numbers sort numerically in the page
@@ -69,8 +69,8 @@ def study_table(table: Table) -> str:
 
 
 def defects_table(defects) -> str:
-    """``analysis.metric_tables``' AUROC per defect type, folded (it is long)."""
-    from analysis.render import wide_defects
+    """``analysis.tables.metrics``' AUROC per defect type, folded (it is long)."""
+    from analysis.tables.formats import wide_defects
     w = wide_defects(defects)
     head = "".join(f"<th>{esc(h)}</th>" for h in w.columns)
     body = "".join("<tr>" + "".join(f"<td>{esc(v)}</td>" for v in line) + "</tr>" for line in w.itertuples(index=False))
@@ -140,7 +140,7 @@ def search_best(trials: pd.DataFrame) -> str:
 
 def trial_list(rows: pd.DataFrame) -> str:
     """The sortable, filterable list: one <tr> per trial with its filter fields as data-*."""
-    from analysis.report_page import FILTER_FIELDS
+    from analysis.report.page import FILTER_FIELDS
     selects = []
     for f in FILTER_FIELDS:
         opts = "".join(f'<option value="{esc(v)}">{esc(v)}</option>' for v in sorted(set(rows[f].astype(str))))

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.columns import assign_columns, with_defaults
-from analysis.stats import category_order, group_rows, seed_summary
+from analysis.tables.columns import assign_columns, with_defaults
+from analysis.stats.summary import category_order, group_rows, seed_summary
 from study.results.schema import OK, C
 
 BESIDE_LABELS = {C.aupro: "AUPRO", "pixel_ap": "pixel AP", "image_ap": "AP", C.pixel_auc: "pixel AUC"}

@@ -1,15 +1,15 @@
 """A ``Table`` as a reader sees it: markdown, LaTeX or the CSV long form, with the marks
-and the list of tests under it (``analysis.tables`` builds the numbers); a metric shown
+and the list of tests under it (``analysis.tables.build`` builds the numbers); a metric shown
 beside the table's own (AUPRO in Table 2) gets a column after each configuration's, its
 header naming the resolution of a pixel metric ("AUPRO (at 128 px)"), and its difference
 to the column's control where there is one; and the per-defect-type table
-(``analysis.metric_tables``)."""
+(``analysis.tables.metrics``)."""
 from __future__ import annotations
 
 import pandas as pd
 
-from analysis.metric_tables import BESIDE_LABELS, PIXEL_METRICS, DefectTable
-from analysis.tables import MARK, PAPER_SEEDS, Table
+from analysis.tables.build import MARK, PAPER_SEEDS, Table
+from analysis.tables.metrics import BESIDE_LABELS, PIXEL_METRICS, DefectTable
 from study.results.schema import C
 
 

@@ -1,8 +1,8 @@
 """``python -m analysis report``: a results folder as one self-contained HTML page.
 
 The page holds every study's table (the marks, intervals, control columns and tests that
-``analysis.tables`` computes), the figures of ``analysis.charts`` and ``analysis.figures``
-(PNG, inline as data URIs), a trial list to sort and filter with a view per trial
+``analysis.tables`` computes), the figures of ``analysis.figures`` (PNG, inline as data
+URIs), a trial list to sort and filter with a view per trial
 (config, costs, learning curve, heatmaps), and the provenance of each study. Nothing is
 fetched: the file can be mailed. ``--running`` (what ``study.launch --report`` passes
 while a study runs) makes the page reload itself; the launcher's final write omits it.
@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import report_sections as S
-from analysis.report_page import page
-from analysis.report_sections import esc
+from analysis.report import sections as S
+from analysis.report.page import page
+from analysis.report.sections import esc
 from study.results.schema import OK, C
 
 RELOAD_SECONDS = 10.0
@@ -62,7 +62,7 @@ def png_uri(fig) -> str | None:
 def _configs(trials: pd.DataFrame) -> pd.Series:
     """Each trial's configuration as its table names it (``lr=0.1``, ``control: untrained``);
     trials that did not finish get their variant, or their control's label."""
-    from analysis.columns import assign_columns, with_defaults
+    from analysis.tables.columns import assign_columns, with_defaults
     from study.controls import control_kind, is_control
     label = pd.Series([f"control: {control_kind(r)}" if is_control(r) else str(r.get(C.variant))
                        for r in with_defaults(trials).to_dict("records")], index=trials.index, dtype=object)
@@ -80,8 +80,8 @@ def _configs(trials: pd.DataFrame) -> pd.Series:
 def _figures(res: Results, study: str, table, log, slow: bool) -> list[tuple[str, str]]:
     """(name, data URI) of every figure ``analysis figures`` draws for a study; without
     ``slow``, not the t-SNE (seconds to minutes on 2 cores, too slow to redo per trial)."""
-    from analysis import charts as CH
-    from analysis import figures as F
+    from analysis.figures import charts as CH
+    from analysis.figures import per_image as F
     out = []
     keys = set(res.trials.loc[res.trials[C.study] == study, C.trial_key])
     makers = [("per-category AUC", lambda: CH.category_bars(table)),
@@ -106,8 +106,8 @@ def _figures(res: Results, study: str, table, log, slow: bool) -> list[tuple[str
 
 
 def _study_section(res: Results, study: str, trials: pd.DataFrame, with_figures: bool, log, slow: bool) -> str:
-    from analysis.metric_tables import defect_table
-    from analysis.tables import build_table
+    from analysis.tables.metrics import defect_table
+    from analysis.tables.build import build_table
     part = trials[trials[C.study] == study]
     meta = res.meta.get(study)
     try:
@@ -128,7 +128,7 @@ def _study_section(res: Results, study: str, trials: pd.DataFrame, with_figures:
 def _heatmap_uri(res: Results, key: str) -> str | None:
     if res.heatmaps.empty or key not in set(res.heatmaps[C.trial_key]):
         return None
-    from analysis.figures import heatmap_grid
+    from analysis.figures.per_image import heatmap_grid
     return png_uri(heatmap_grid(res.heatmaps[res.heatmaps[C.trial_key] == key], res.trials, max_images=4))
 
 

@@ -1,5 +1,5 @@
 """The paper's figures of scores, images and features (functions take DataFrames and
-return Figures; the charts of a table's numbers are in ``analysis.charts``).
+return Figures; the charts of a table's numbers are in ``analysis.figures.charts``).
 
 - ``roc_curves``: per-category ROC curves from the stored per-image scores.
 - ``sample_grid``: Figure 2: a normal image, a real defect, and each augmentation applied
@@ -19,9 +19,9 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from sklearn.metrics import roc_curve  # noqa: E402
 
-from analysis.columns import with_defaults  # noqa: E402
-from analysis.stats import category_order  # noqa: E402
-from analysis.tables import describe_dataset  # noqa: E402
+from analysis.tables.columns import with_defaults  # noqa: E402
+from analysis.stats.summary import category_order  # noqa: E402
+from analysis.tables.build import describe_dataset  # noqa: E402
 from study.results.schema import OK, C  # noqa: E402
 
 
@@ -31,7 +31,7 @@ def roc_curves(trials: pd.DataFrame, scores: pd.DataFrame, study: str) -> Figure
     ok = ok[ok[C.trial_key].isin(set(scores[C.trial_key]))] if not scores.empty else ok.iloc[:0]
     if ok.empty:
         return None
-    from analysis.columns import assign_columns
+    from analysis.tables.columns import assign_columns
     ok = assign_columns(with_defaults(ok))[0]
     ok = ok.assign(config_label=ok["tcol"])
     first = ok.sort_values(C.seed).drop_duplicates(["config_label", C.category])

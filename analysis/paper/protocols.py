@@ -18,7 +18,7 @@ A field our rows do not record (its column absent, or null, in results written b
 field existed) is an ``unrecorded`` mismatch, not assumed to be the default: a field is
 usually added with the default that reproduces the old behaviour, but nothing in a row
 proves it, and a paper number is the one place where a wrong guess misleads (the tables
-themselves do fill old rows with defaults, ``analysis.columns.with_defaults``, to name
+themselves do fill old rows with defaults, ``analysis.tables.columns.with_defaults``, to name
 columns). The exceptions are listed, each with its reason, in ``DEFAULT_WHEN_UNRECORDED``.
 Fields that change only pixel metrics (``PIXEL_ONLY_FIELDS``) are compared only by Table 2.
 ``Protocol.mismatches`` says which fields differ, so a caption can say why the paper's
@@ -216,7 +216,7 @@ class TableKind:
     ensemble: bool = False
     protocol: Protocol | None = None
     controls_in_paper: bool = False  # Table 3 reports the ImageNet-frozen control itself
-    beside: tuple[str, ...] = ()     # metrics shown beside each cell (analysis.metric_tables)
+    beside: tuple[str, ...] = ()     # metrics shown beside each cell (analysis.tables.metrics)
 
 
 TABLE_KINDS = {

@@ -1,6 +1,6 @@
 """The study report's page: skeleton, style and script, inline so the file travels alone.
 
-One ``string.Template`` with the sections ``analysis.report`` fills in (already escaped
+One ``string.Template`` with the sections ``analysis.report.build`` fills in (already escaped
 HTML). The script sorts and filters the trial list and opens a trial's view. Its state
 lives in the URL fragment (``report.html#category=bottle&sort=-image_auc&trial=<key>``),
 read on load, written back on every change: a filtered view can be linked, it survives

@@ -2,7 +2,7 @@
 cliques and the CD diagram.
 
 Cliques come from pairwise Wilcoxon signed-rank tests with Holm correction
-(``analysis.significance``) instead of the Nemenyi test (Benavoli et al. 2016; Ismail Fawaz
+(``analysis.stats.significance``) instead of the Nemenyi test (Benavoli et al. 2016; Ismail Fawaz
 et al. 2019): Nemenyi's verdict on two columns depends on which other columns are in the
 table, the Wilcoxon's does not. Cliques are runs of consecutive ranks, so no bar spans a
 column outside its clique. Categories are the unit of replication.
@@ -16,7 +16,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from scipy import stats
 
-from analysis.significance import _wilcoxon, holm, min_attainable_p
+from analysis.stats.significance import _wilcoxon, holm, min_attainable_p
 
 
 class FriedmanResult(NamedTuple):

@@ -1,6 +1,6 @@
 """The paper's own numbers (Li et al. 2021, arXiv 2104.04015v1), copied from its tables.
 
-The CSVs under ``analysis/reference/`` hold AUC in percent, mean and standard error over
+The CSVs under ``analysis/paper/reference/`` hold AUC in percent, mean and standard error over
 five seeds. ``paper_value`` answers "what did the paper report for this row and column",
 so table builders never parse the CSVs themselves. Rows are category names or the group
 names ``texture``, ``object`` and ``all``.

@@ -19,10 +19,10 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from analysis.columns import varied_params, with_defaults  # noqa: E402
-from analysis.metric_tables import PIXEL_METRICS  # noqa: E402
-from analysis.stats import category_order, group_of, seed_summary  # noqa: E402
-from analysis.tables import Table, describe_dataset  # noqa: E402
+from analysis.tables.columns import varied_params, with_defaults  # noqa: E402
+from analysis.tables.metrics import PIXEL_METRICS  # noqa: E402
+from analysis.stats.summary import category_order, group_of, seed_summary  # noqa: E402
+from analysis.tables.build import Table, describe_dataset  # noqa: E402
 from study.objective import REPORTED_METRIC  # noqa: E402
 from study.results.schema import OK, C  # noqa: E402
 from trainables.config import FIELD_TYPES  # noqa: E402
@@ -70,7 +70,7 @@ def category_bars(table: Table) -> Figure:
 
 def critical_difference(table: Table) -> Figure | None:
     """Critical-difference diagram of the table's columns over categories (>= 3 columns)."""
-    from analysis.ranks import cd_diagram
+    from analysis.stats.ranks import cd_diagram
     d = table.data[table.data["row_type"] == "category"]
     cells = d.pivot_table(index="row", columns="column", values="mean", sort=False)
     cells = cells[[c for c in table.columns if c in cells]]
@@ -83,7 +83,7 @@ def learning_curves(history: pd.DataFrame, trials: pd.DataFrame, study: str,
                     metric: str = REPORTED_METRIC) -> Figure | None:
     """AUC at each evaluation step, one panel per category, with the control's AUC as a
     dashed line: where the curve crosses it is where training starts to pay."""
-    from analysis.columns import assign_columns
+    from analysis.tables.columns import assign_columns
     ok = trials[(trials[C.study] == study) & (trials[C.status] == OK)]
     if ok.empty or history.empty:
         return None

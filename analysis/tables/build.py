@@ -7,11 +7,11 @@ encoder + GDE at the same budget), then a seed ensemble where the table has one.
 ``build_table`` returns a ``Table``: a tidy long DataFrame (one line per row x column with
 ``mean``, ``se``, ``n``, a bootstrap ``ci_low``/``ci_high``, the paired difference to the
 column's control, and, only where the trials follow the paper's protocol, ``paper``,
-``paper_se`` and ``diff``), the paired tests (``analysis.significance``), and a caption
+``paper_se`` and ``diff``), the paired tests (``analysis.stats.significance``), and a caption
 that names the model, budget, seeds and precision, the resolution of pixel metrics, says
-why paper columns are missing (every differing method field, ``analysis.protocols``) and
+why paper columns are missing (every differing method field, ``analysis.paper.protocols``) and
 says when no comparison of the table can reach significance with its number of categories.
-``analysis.render`` turns it into markdown, LaTeX or CSV.
+``analysis.tables.formats`` turns it into markdown, LaTeX or CSV.
 """
 from __future__ import annotations
 
@@ -20,15 +20,17 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from analysis.columns import assign_columns, describe_models, with_defaults  # noqa: F401 (re-export)
-from analysis.metric_tables import BESIDE_LABELS, PIXEL_METRICS, pixel_resolution, with_beside
-from analysis.protocols import GROUP_MEMBERS, TableKind, ensemble_matches, group_complete, table_kind
-from analysis.reference import paper_value
-from analysis.ranks import friedman
-from analysis.significance import bootstrap_auc_interval, holm, min_attainable_p, paired_tests
+from analysis.paper.protocols import GROUP_MEMBERS, TableKind, ensemble_matches, group_complete, table_kind
+from analysis.paper.reference import paper_value
+from analysis.stats.bootstrap import bootstrap_auc_interval
+from analysis.stats.ensemble import ensembles
+from analysis.stats.ranks import friedman
+from analysis.stats.significance import holm, min_attainable_p, paired_tests
+from analysis.stats.summary import GROUP_ROWS, category_order, group_of, group_rows, seed_summary
+from analysis.tables.columns import assign_columns, describe_models, with_defaults
+from analysis.tables.metrics import BESIDE_LABELS, PIXEL_METRICS, pixel_resolution, with_beside
 from study.results.schema import OK, C
 from trainables.budgets import smoke_evidence_sentences
-from analysis.stats import GROUP_ROWS, category_order, ensembles, group_of, group_rows, seed_summary
 
 PAPER_SEEDS = 5      # the paper's n; a cell says its n when it differs
 ALPHA = 0.05

@@ -20,6 +20,7 @@ from study.results.models import KEEP_POLICIES, ModelKeeper, default_policy
 from study.results.paths import MODELS, TRIALS, ResultsLocationError, check_writable, folder, is_uri
 from study.results.schema import FAILED, OK, C
 from study.results.sink import done_keys, read_trials
+from study.results.staging import sweep_staged
 from study.results.study_meta import write_study_meta
 from study.spec import SpecError
 from study.tune.runtime import RunOptions
@@ -109,6 +110,8 @@ def dispatch(plan: Plan, opts: RunOptions) -> int:
     """Run what the plan says: the searches, or the grid trials not yet done; returns how many
     trials it started."""
     t0 = time.perf_counter()
+    if not is_uri(opts.results):    # under the study's lock: none of its workers writes now
+        sweep_staged(opts.results, plan.spec.name)
     if plan.is_search:
         from study.tune.search import run_search
         run_search(plan.spec, plan.trials, opts, plan.budget)

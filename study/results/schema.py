@@ -26,7 +26,7 @@ from trainables.metrics import ANOMALY_METRICS, EVAL_METRICS, HISTORY_METRICS, T
 __all__ = ["OK", "FAILED", "STOPPED", "STATUSES", "KEY_COLUMNS", "CONFIG_COLUMNS", "METRICS", "TRIAL_METRICS",
            "EVAL_METRICS", "CONTEXT_COLUMNS", "TRIAL_COLUMNS", "FAILED_COLUMNS", "COLUMN_TYPES", "HISTORY_COLUMNS",
            "SCORES_COLUMNS", "EMBEDDINGS_COLUMNS", "HEATMAPS_COLUMNS", "COLUMNS", "SCHEMAS", "C", "trial_row",
-           "failed_row", "to_table", "columns_table"]
+           "failed_row", "to_table", "columns_table", "side_table"]
 
 OK, FAILED, STOPPED = "ok", "failed", "stopped"   # stopped: ended early by a scheduler (ASHA)
 STATUSES = (OK, FAILED, STOPPED)
@@ -157,6 +157,19 @@ def columns_table(table: str, columns: Mapping[str, list]) -> pa.Table:
     table: declared columns of their declared type, others as Arrow infers them."""
     types = dict(zip(SCHEMAS[table].names, SCHEMAS[table].types))
     return pa.table({name: pa.array(values, type=types.get(name)) for name, values in columns.items()})
+
+
+def side_table(table: str, key: str, columns: Mapping[str, list]) -> pa.Table | None:
+    """A trial's columns of one side table as the Arrow table its file holds, or None when
+    there is nothing to write (no embeddings, heatmaps or history points): scores get the
+    trial's key on every row, history exactly its schema's columns (absent ones null)."""
+    if table == SCORES:
+        return columns_table(SCORES, {C.trial_key: [key] * len(columns[C.score]), **columns})
+    if table == HISTORY:
+        n = len(columns.get(C.step) or [])
+        return pa.Table.from_pydict({name: columns.get(name, [None] * n) for name in SCHEMAS[HISTORY].names},
+                                    schema=SCHEMAS[HISTORY]) if n else None
+    return columns_table(table, columns) if columns.get(C.kind) else None
 
 
 def to_table(rows: list[dict[str, Any]]) -> pa.Table:

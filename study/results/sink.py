@@ -38,7 +38,7 @@ import pyarrow.parquet as pq
 from pyarrow import fs as pafs
 
 from study.results.paths import EMBEDDINGS, HEATMAPS, HISTORY, QUARANTINE, SCORES, TABLES, TRIALS, filesystem
-from study.results.schema import OK, SCHEMAS, C, columns_table, to_table
+from study.results.schema import OK, SCHEMAS, C, side_table, to_table
 
 __all__ = ["TABLES", "PART_PREFIX", "DamagedResultWarning", "ResultsSink", "ResultFile", "FileVanished",
            "list_files", "load_files", "quarantine", "read_table", "read_trials", "read_scores", "read_history",
@@ -75,17 +75,10 @@ class ResultsSink:
         """Scores, embeddings, heatmaps and history first, then the trial row: a row on disk
         means they are there too."""
         key, study = row[C.trial_key], row[C.study]
-        if scores is not None:
-            n = len(scores[C.score])
-            self._write(SCORES, study, key, columns_table(SCORES, {C.trial_key: [key] * n, **scores}))
-        if embeddings is not None and embeddings.get(C.kind):
-            self._write(EMBEDDINGS, study, key, columns_table(EMBEDDINGS, embeddings))
-        if heatmaps is not None and heatmaps.get(C.kind):
-            self._write(HEATMAPS, study, key, columns_table(HEATMAPS, heatmaps))
-        if history is not None and history.get(C.step):
-            self._write(HISTORY, study, key, pa.Table.from_pydict(
-                {name: history.get(name, [None] * len(history[C.step])) for name in SCHEMAS[HISTORY].names},
-                schema=SCHEMAS[HISTORY]))
+        for kind, columns in ((SCORES, scores), (EMBEDDINGS, embeddings), (HEATMAPS, heatmaps), (HISTORY, history)):
+            table = None if columns is None else side_table(kind, key, columns)
+            if table is not None:
+                self._write(kind, study, key, table)
         return self._write(TRIALS, study, key, to_table([row]))
 
 

@@ -5,8 +5,9 @@ and searches alike, and puts it in the trial's ``param_space["trial"]``; a searc
 values it sampled beside it. :func:`resolve` turns that Tune config back into the job, the
 validated ``TrialConfig`` and the trial key: the trainable and the driver's callbacks call it.
 A trial's reports carry its row as of then (:data:`ROW`); the last one (:data:`FINAL`) also
-carries the side tables, each under its table's name (``study.results.paths.SCORES``, ...).
-Nothing here imports Ray.
+carries, under :data:`STAGED`, where the worker staged the trial's side tables (scores,
+embeddings, heatmaps, history: ``study.results.staging``), which the driver publishes before
+it writes the row. Nothing here imports Ray.
 """
 from __future__ import annotations
 
@@ -16,11 +17,12 @@ from typing import Any, Mapping
 from study.spec import trial_key
 from trainables.config import TrialConfig
 
-__all__ = ["JOB", "ROW", "FINAL", "TrialJob", "resolve"]
+__all__ = ["JOB", "ROW", "FINAL", "STAGED", "TrialJob", "resolve"]
 
 JOB = "trial"    # the key of the TrialJob in a trial's Tune config; every other key a searcher sampled
 ROW = "row"      # a report's results row: "stopped" as of an evaluation, "ok" in the final report
-FINAL = "final"  # True in the last report, which also carries scores, embeddings, heatmaps and history
+FINAL = "final"  # True in the last report, which also carries the staged side tables
+STAGED = "staged"  # the final report's {table: study.results.staging.Staged as a dict}
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class TrialJob:
     budget: str | None = None
     keep_models: str = "none"      # --keep-models: best, all or none (study.results.models)
     models: str | None = None      # <results>/models/<study>: where the worker writes its bundle
+    results: str | None = None     # <results>: where the worker stages its side tables
 
     def resolve(self, sampled: Mapping[str, Any] | None = None) -> tuple[TrialConfig, str | None]:
         """The trial's config with any searcher-sampled values, and its key."""

@@ -17,7 +17,8 @@ from ray.air.integrations.mlflow import MLflowLoggerCallback
 from study.results.paths import HEATMAPS
 from study.results.schema import C, FAILED, columns_table
 from study.tune.jobs import resolve
-from study.tune.tracking import RUN_TAGS, curve_points, final_numbers, finished, heatmap_png, run_name, write_tensorboard
+from study.tune.tracking import (RUN_TAGS, curve_points, final_numbers, finished, heatmap_png, published, run_name,
+                                write_tensorboard)
 
 
 class MLflowTracking(MLflowLoggerCallback):
@@ -67,7 +68,7 @@ class MLflowTracking(MLflowLoggerCallback):
             client.set_tag(run_id, C.status, FAILED)
         for i in range(0, len(metrics), 1000):               # and at most 1000 metrics a call
             client.log_batch(run_id, metrics=metrics[i:i + 1000])
-        heatmaps = (trial.last_result or {}).get(HEATMAPS) or {}
+        heatmaps = published(trial.last_result or {}, HEATMAPS)
         if row is not None and heatmaps.get(C.kind):
             import pyarrow.parquet as pq
             with tempfile.TemporaryDirectory() as d:

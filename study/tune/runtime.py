@@ -108,7 +108,8 @@ def job(opts: RunOptions, resources: dict[str, float], study: str, config: dict[
     """What one trial is given: its key (None in a search), config, data and CPU share."""
     models = None if opts.keep_models == "none" else str(models_dir(opts.results, study))
     return TrialJob(trial_key=trial_key, study=study, config=config, data_root=opts.data_root,
-                    cpus=resources.get("cpu", 1), budget=budget, keep_models=opts.keep_models, models=models)
+                    cpus=resources.get("cpu", 1), budget=budget, keep_models=opts.keep_models, models=models,
+                    results=opts.results)
 
 
 def _trackers(study: str, opts: RunOptions) -> list[Any]:

@@ -1,9 +1,9 @@
 """Learning curves to TensorBoard (``--tensorboard DIR``) and MLflow (``--mlflow URI``), without Ray.
 
 Both are written by driver-side Tune callbacks (``study.tune.loggers``, the only part that
-imports Ray) when a trial ends, from what its final report carries to the sink: the result
-row and the learning curve (``history``), so what TensorBoard and MLflow show is what the
-Parquet tables hold. A run is named ``study/category/variant/seed<seed>-<key prefix>``.
+imports Ray) when a trial ends, from what the sink wrote: the row its final report carries
+and the learning curve (``history``) its worker staged and the sink published
+(``study.results.staging``), so what TensorBoard and MLflow show is what the Parquet tables hold. A run is named ``study/category/variant/seed<seed>-<key prefix>``.
 
 MLflow goes through Ray Tune's own integration (``MLflowLoggerCallback``: tracking URI,
 one experiment per study created or reused, a run per trial, FAILED/FINISHED status); this
@@ -26,7 +26,8 @@ from typing import Any
 
 from study.results.paths import HISTORY
 from study.results.schema import METRICS, C, TRIAL_METRICS
-from study.tune.jobs import FINAL, ROW
+from study.results.staging import Staged, read_published
+from study.tune.jobs import FINAL, ROW, STAGED
 from trainables.metrics import HISTORY_METRICS
 
 CURVES = tuple(m for m in HISTORY_METRICS if m not in (C.step, C.train_seconds))
@@ -62,9 +63,15 @@ def finished(trial) -> tuple[dict[str, Any] | None, dict[str, list], int]:
     scheduler stopped it) has no history."""
     result = trial.last_result or {}
     row = result.get(ROW)
-    history = (result.get(HISTORY) or {}) if result.get(FINAL) else {}
+    history = published(result, HISTORY) if result.get(FINAL) else {}
     steps = history.get(C.step) or []
     return row, history, int(result.get(C.step) or (steps[-1] if steps else 0))
+
+
+def published(result: dict[str, Any], table: str) -> dict[str, list]:
+    """The columns of a side table of a trial's final report, as the sink published them."""
+    staged = (result.get(STAGED) or {}).get(table)
+    return read_published(Staged.from_dict(staged) if staged else None)
 
 
 def curve_points(history: dict[str, list]) -> list[tuple[str, int, float]]:

@@ -1,10 +1,14 @@
 """The Ray trainable, the one place a trial meets Ray Tune: checkpoints, reports, and the result row.
 
 Ray 2.60: report with ``ray.tune.report`` (``ray.train.report`` fails inside Tune).
-Each evaluation reports metrics with a checkpoint of the training state, so a retried
-trial resumes where it was; the last report carries the finished row and the per-image
-scores and learning curve (``history``) to the driver, whose callback is the only writer
-of result files. Rows are built by ``study.results.schema``; this module adds where the trial ran.
+Each evaluation of a trial that trains reports metrics with a checkpoint of the training
+state, so a retried trial resumes where it was (a control trains nothing: no checkpoint). The
+last report carries the finished row to the driver, and where this worker staged the trial's
+per-image scores, embeddings, heatmaps and learning curve (``study.results.staging``): the
+driver's callback checks them, puts them in place and writes the row. Rows are built by
+``study.results.schema``; this module adds where the trial ran. The actor that runs this
+function is reused for trial after trial (``study.tune.runtime.REUSE_ACTORS``;
+``trainables.worker`` keeps weights and categories and resets the rest).
 """
 from __future__ import annotations
 
@@ -20,8 +24,9 @@ from ray import tune
 from study.controls import is_control
 from study.results.paths import EMBEDDINGS, HEATMAPS, HISTORY, SCORES
 from study.results.schema import EVAL_METRICS, OK, STOPPED, C, trial_row
-from study.tune.jobs import FINAL, ROW, TrialJob, resolve
-from trainables.config import TrialConfig
+from study.results.staging import stage
+from study.tune.jobs import FINAL, ROW, STAGED, TrialJob, resolve
+from trainables.config import TrialConfig, steps_trained
 from trainables.deploy.bundle import code_version, save_bundle
 from trainables.trial import run_trial
 
@@ -71,10 +76,15 @@ def trainable(config: dict[str, Any]) -> None:
     started = dt.datetime.now(dt.timezone.utc)
     restored = int(state["step"]) if state is not None else None   # a retry after a lost node or a crash
 
+    trains = steps_trained(cfg) > 0
+
     def report(metrics: dict[str, Any], train_state: dict[str, Any] | None) -> None:
         scalars = {k: metrics[k] for k in EVAL_METRICS if metrics.get(k) is not None}
         # a row as of now: written as "stopped" if a scheduler ends the trial here
         scalars[ROW] = make_row(job, cfg, key, metrics, STOPPED, started, restored)
+        if not trains:        # a control: a retry loses no training, so nothing to checkpoint
+            tune.report(scalars)
+            return
         with tempfile.TemporaryDirectory() as d:
             torch.save(train_state, Path(d) / "state.pt")
             tune.report(scalars, checkpoint=tune.Checkpoint.from_directory(d))
@@ -82,8 +92,16 @@ def trainable(config: dict[str, Any]) -> None:
     result = run_trial(cfg, data_root=job.data_root, report=report, initial_state=state)
     save_bundle_for(job, cfg, key, result)
     m = result.metrics
-    final = {k: m[k] for k in EVAL_METRICS if m.get(k) is not None}
-    tune.report({**final, FINAL: True, ROW: make_row(job, cfg, key, m, OK, started, restored),
-                 SCORES: result.scores, EMBEDDINGS: result.embedding_rows(key),
-                 HEATMAPS: {C.trial_key: [key] * len(result.heatmaps.get(C.kind, [])), **result.heatmaps},
-                 HISTORY: result.history_columns(key)})
+    final_report(job, key, m, make_row(job, cfg, key, m, OK, started, restored), {
+        SCORES: result.scores, EMBEDDINGS: result.embedding_rows(key),
+        HEATMAPS: {C.trial_key: [key] * len(result.heatmaps.get(C.kind, [])), **result.heatmaps},
+        HISTORY: result.history_columns(key)})
+
+
+def final_report(job: TrialJob, key: str, metrics: Mapping[str, Any], row: dict[str, Any],
+                 tables: dict[str, dict[str, list]]) -> None:
+    """The trial's last report: its scalars, its ``ok`` row and its side tables, staged by this
+    worker under ``job.results`` (``study.results.staging``) so only their paths travel to the driver."""
+    staged = stage(job.results, job.study, key, tables)
+    tune.report({**{k: metrics[k] for k in EVAL_METRICS if metrics.get(k) is not None}, FINAL: True, ROW: row,
+                 STAGED: {table: s.to_dict() for table, s in staged.items()}})

@@ -8,11 +8,10 @@ Not a timed test: a measurement for README's "Scale" section. In a temporary fol
 2. times what ``analysis tables`` reads (every trial row and its scores), before and after
    ``study.compact``, each in a fresh process;
 3. times ``study.launch --dry-run`` (planning) and a rerun with every key done (resume);
-4. runs ``--launcher-trials`` near-zero-work trials through the real launcher (the only
-   change: ``study.tune.trainable.trainable`` swapped for one that reports a synthetic row at
-   once, in this benchmark only) and the same number of Ray Tune's minimal function
-   trainable (``def f(config): return {"x": 1}``), reporting trials per minute and the
-   driver's peak RSS.
+4. runs ``--launcher-trials`` near-zero-work trials through the real launcher and the same
+   number of Ray Tune's minimal function trainable, reporting trials per minute, per-trial
+   overhead (median, p90) and the driver's peak RSS; ``--rss-trials`` and ``--demo`` measure a
+   reused actor's memory and the demo study (``bench.launcher`` says how).
 Each phase reports wall time and the CPU time of its process (the machine may be shared).
 """
 from __future__ import annotations
@@ -32,6 +31,8 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from bench import launcher
+
 SPEC = """name: scale_bench
 description: a synthetic {n}-trial grid for bench.scale (lr axis x categories x seeds)
 budget: smoke
@@ -44,6 +45,7 @@ seeds: {seeds}
 resources: {{cpu: 1, gpu: 0}}
 """
 CATEGORIES = ("carpet", "bottle")
+LAUNCHER_CHILDREN = ("launcher", "rss", "demo", "tune", "tune_reused")
 LRS = 50   # lr values of the grid: 10,000 trials = 50 lr x 2 categories x 100 seeds
 
 
@@ -107,25 +109,6 @@ def write_synthetic(results: str, trials: Iterable[tuple[str, str, dict[str, Any
     return len(made)
 
 
-def _trivial_trainable(config: dict[str, Any]) -> None:
-    """The launcher's trial with no work: the real row (``make_row``, provenance included) at once."""
-    from ray import tune
-
-    from study.results.schema import OK
-    from study.tune.jobs import resolve
-    from study.tune.trainable import make_row
-    job, cfg, key = resolve(config)
-    row = make_row(job, cfg, key, {"image_auc": 0.5, "train_seconds": 0.0, "device": "cpu"}, OK,
-                   dt.datetime.now(dt.timezone.utc))
-    tune.report({"image_auc": 0.5, "final": True, "row": row,
-                 "scores": {"image_path": ["a.png", "b.png"], "label": [0, 1], "defect_type": ["good", "x"],
-                            "score": [0.0, 1.0]}})
-
-
-def _tune_minimum(config: dict[str, Any]) -> dict[str, int]:
-    return {"x": 1}
-
-
 def _child(argv: list[str]) -> int:
     """A phase in a fresh process: its wall and CPU time and peak RSS as one JSON line."""
     what, rest = argv[0], argv[1:]
@@ -134,17 +117,8 @@ def _child(argv: list[str]) -> int:
     if what == "read":
         from study.results.sink import read_scores, read_trials
         out["trials"], out["scores"] = len(read_trials(rest[0])), len(read_scores(rest[0]))
-    elif what == "launcher":
-        import study.tune.trainable
-        study.tune.trainable.trainable = _trivial_trainable      # this benchmark's near-zero-work trials
-        from study.launch import main
-        out["rc"] = main(rest)
-    elif what == "tune":
-        import ray
-        from ray import tune
-        ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False, logging_level="WARNING")
-        tune.Tuner(_tune_minimum, param_space={"i": tune.grid_search(list(range(int(rest[0]))))},
-                   run_config=tune.RunConfig(storage_path=rest[1], verbose=0)).fit()
+    elif what in LAUNCHER_CHILDREN:
+        launcher.child(what, rest, out)
     out.update(wall_s=round(time.perf_counter() - t0, 2), cpu_s=round(time.process_time() - c0, 2),
                peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1))
     print("BENCH " + json.dumps(out), flush=True)
@@ -179,7 +153,8 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def bench(trials: int, launcher_trials: int, images: int, folder: Path) -> dict[str, Any]:
+def bench(trials: int, launcher_trials: int, images: int, folder: Path, rss_trials: int = 0,
+          demo: bool = False) -> dict[str, Any]:
     from study.plan import make_plan
     me = [sys.executable, "-m", "bench.scale", "--child"]
     data, spec = small_dataset(folder), write_spec(folder, max(trials, launcher_trials))
@@ -190,6 +165,10 @@ def bench(trials: int, launcher_trials: int, images: int, folder: Path) -> dict[
         _results_phases(out, spec, data, results, images, me)
     if launcher_trials:
         _launcher_phases(out, spec, data, folder, launcher_trials, me)
+    if rss_trials:
+        launcher.rss_phase(out, folder, rss_trials, _run, me)
+    if demo:
+        launcher.demo_phase(out, folder, _run, me)
     return out
 
 
@@ -213,17 +192,8 @@ def _results_phases(out: dict[str, Any], spec: Path, data: Path, results: str, i
 
 def _launcher_phases(out: dict[str, Any], spec: Path, data: Path, folder: Path, launcher_trials: int,
                      me: list[str]) -> None:
-    if launcher_trials:
-        seeds = max(1, launcher_trials // (LRS * len(CATEGORIES)))
-        lres = str(folder / "launcher")
-        out["launcher"] = _run(me + ["launcher", "--study", str(spec), "--data-root", str(data), "--results", lres,
-                                     "--seeds", str(seeds)])
-        m = launcher_trials = seeds * LRS * len(CATEGORIES)
-        out["launcher"]["trials"] = m
-        out["tune_minimum"] = _run(me + ["tune", str(m), str(folder / "tune")])
-        out["tune_minimum"]["trials"] = m
-        for k in ("launcher", "tune_minimum"):
-            out[k]["trials_per_minute"] = round(m / out[k]["wall_s"] * 60, 1)
+    launcher.phases(out, spec, data, folder, launcher_trials,
+                    lambda n: max(1, n // (LRS * len(CATEGORIES))), _run, me)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -233,6 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__.splitlines()[0])
     ap.add_argument("--trials", type=int, default=10_000)
     ap.add_argument("--launcher-trials", type=int, default=500, help="0: skip the launcher overhead part")
+    ap.add_argument("--rss-trials", type=int, default=0,
+                    help="real tiny trials in one reused actor: its RSS after 10 and after this many (bench.launcher)")
+    ap.add_argument("--demo", action="store_true", help="also run the demo study: its time and per-trial overhead")
     ap.add_argument("--images", type=int, default=100, help="scores rows per trial (MVTec AD: 83-167 test images)")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--keep", default=None, help="work in this folder and keep it (default: a temporary one)")
@@ -240,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
         folder = Path(args.keep or tmp)
         folder.mkdir(parents=True, exist_ok=True)
-        out = bench(args.trials, args.launcher_trials, args.images, folder)
+        out = bench(args.trials, args.launcher_trials, args.images, folder, args.rss_trials, args.demo)
     for v in out.values():
         if isinstance(v, dict):
             v.pop("stdout", None)

@@ -39,7 +39,9 @@ SMOKE_SCRATCH = {              # ResNet-18 from scratch (pretrained=none) on 2 C
     "lr": 0.1,                 # batch 32 / lr 0.03 on 3 categories (measured before the 768 steps)
     "steps": 768,              # the learning_curve study (measurements 2026-11-30, "Where training from
     #                            scratch starts to pay"): every category and seed above its untrained
-    #                            control from 768 steps on; at 256-512 steps bottle was not
+    #                            control from 768 steps on; at 256-512 steps bottle was not. On the
+    #                            photo categories 768 steps gave +0.004 over untrained (lr 0.03: +0.013;
+    #                            SMOKE_EVIDENCE, 2026-12-02): not enough to move the block, not a win
     "eval_interval": 0,        # one evaluation, at the end
     "embedding_sample": 32,    # a smaller t-SNE sample (figures only)
 }
@@ -115,8 +117,8 @@ class Evidence:
 # curve_photo_finetune; 1 seed; 2-core AMD EPYC with AVX2, no bf16): docs/measurements/2026-12-02.md.
 # No block beat its control by the 0.02 bar; the tables built at smoke say so in their captions.
 SMOKE_EVIDENCE: dict[str, Evidence] = {
-    "scratch": Evidence("ResNet-18 trained from scratch (image level)", "image_auc", 0.570, 0.623, 5, 1,
-                        "2026-12-02, at 256 steps, fewer than the block's 768", at_block_steps=False),
+    "scratch": Evidence("ResNet-18 trained from scratch (image level)", "image_auc", 0.627, 0.623, 5, 1,
+                        "2026-12-02, at the block's 768 steps and lr 0.1; lr 0.03 gave 0.636"),
     "patch_scratch": Evidence("the patch-level ResNet-18 trained from scratch", "pixel_auc", 0.873, 0.875, 5, 1,
                               "2026-12-02, at the block's 512 steps and lr 0.03"),
     "pretrained": Evidence("fine-tuned EfficientNet-Lite0", "image_auc", 0.760, 0.758, 5, 1,

@@ -34,3 +34,12 @@ def test_evidence_below_the_bar_is_never_called_a_win():
     for ev in SMOKE_EVIDENCE.values():
         assert ev.beats_control == (ev.trained - ev.control >= 0.02)
         assert ("did not beat" in ev.sentence()) == (not ev.beats_control)
+
+
+def test_a_smoke_table_of_scratch_training_quotes_its_measurement_at_the_blocks_steps():
+    ev = SMOKE_EVIDENCE[smoke_block({"variant": "cutpaste_3way", "pretrained": "none"})]
+    assert ev.at_block_steps and not ev.beats_control
+    t = trials("smoke", pretrained="none").assign(backbone="resnet18", steps=768)
+    caption = build_table("demo", t).caption
+    assert f"{ev.trained:.3f} vs {ev.control:.3f}" in caption
+    assert "indistinguishable from its control" in caption and "not yet measured" not in caption

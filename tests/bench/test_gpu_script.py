@@ -14,9 +14,10 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
-def test_gpu_check_script_runs_on_cpu_with_small_sizes():
-    r = subprocess.run(["bash", str(REPO / "bench" / "gpu.sh"), "--device", "cpu"], capture_output=True,
-                       text=True, timeout=900, env={**os.environ, "PYTHON": sys.executable})
+def test_gpu_check_script_runs_on_cpu_with_small_sizes(small_dataset):
+    # the smoke trial on the session's small dataset, not the generated one (a minute to make)
+    r = subprocess.run(["bash", str(REPO / "bench" / "gpu.sh"), "--device", "cpu", "--data-root", str(small_dataset)],
+                       capture_output=True, text=True, timeout=900, env={**os.environ, "PYTHON": sys.executable})
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     for needle in ("== device", "K=1: aggregate", "K=2: aggregate", "speed-up", "image AUC"):
         assert needle in r.stdout, needle

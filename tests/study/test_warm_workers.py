@@ -3,11 +3,11 @@
 A reused Ray Tune actor (``study.tune.runtime.REUSE_ACTORS``) runs trial after trial in one
 process that keeps torch imported, the ImageNet weights read and the categories decoded
 (``trainables.worker``). Here three trials run one after another in one process, with the
-global state a trial can leave behind (RNGs, threads, grad mode, autocast, cuDNN and matmul
-flags) disturbed before each, and every trial's ``image_auc`` and scores must equal those of
-the same config run alone in a fresh process. A trial that raises must leave the process
-able to run the next one just as well. The Ray versions run the real trainable in one reused
-actor (slow: they start Ray).
+global state a trial can leave behind (RNGs, torch and BLAS threads, grad mode, autocast,
+cuDNN and matmul flags) disturbed before each, and every trial's ``image_auc`` and scores
+must equal those of the same config run alone in a fresh process. A trial that raises must
+leave the process able to run the next one just as well. The Ray version runs the real
+trainable in one reused actor (slow: it starts Ray).
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+from threadpoolctl import threadpool_limits
 
 from trainables.data import cache as data_cache
 from trainables.trial import run_trial
@@ -56,6 +57,7 @@ def alone(configs: list[dict], data_root) -> list[dict]:
 def disturb(i: int) -> None:
     """What a previous trial (or anything else in the process) may have left behind."""
     torch.set_num_threads(2 if torch.get_num_threads() == 1 else 1)
+    threadpool_limits(2, user_api="blas")             # NumPy's and SciPy's BLAS: the GDE's eigh
     torch.manual_seed(1000 + i)
     torch.rand(7)
     np.random.seed(i)

@@ -6,7 +6,8 @@ Not a timed test: a measurement for README's "Scale" section. In a temporary fol
    ``study.results.sink.ResultsSink``; only the metric values are made up), with ``--images``
    scores and a short history per trial;
 2. times what ``analysis tables`` reads (every trial row and its scores), before and after
-   ``study.compact``, each in a fresh process;
+   ``study.compact``, each in a fresh process, then the whole ``python -m analysis tables``
+   and ``python -m analysis report`` commands on the compacted results (imports included);
 3. times ``study.launch --dry-run`` (planning) and a rerun with every key done (resume);
 4. runs ``--launcher-trials`` near-zero-work trials through the real launcher and the same
    number of Ray Tune's minimal function trainable, reporting trials per minute, per-trial
@@ -185,6 +186,9 @@ def _results_phases(out: dict[str, Any], spec: Path, data: Path, results: str, i
     out["read_before_compaction"] = _run(me + ["read", results])
     out["compact"] = _run([sys.executable, "-m", "study.compact", "--results", results])
     out["read_after_compaction"] = _run(me + ["read", results])
+    out["analysis_tables"] = _run([sys.executable, "-m", "analysis", "tables", "--results", results])
+    out["analysis_report"] = _run([sys.executable, "-m", "analysis", "report", "--results", results,
+                                   "--out", str(Path(results).parent / "report.html")])
     out["resume_after_compaction"] = _run(launch)
     for k in ("resume_all_done", "resume_after_compaction"):
         out[k]["skipped_every_key"] = f"{n} already done (skipped), 0 to run" in out[k]["stdout"]

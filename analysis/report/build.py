@@ -125,11 +125,12 @@ def _study_section(res: Results, study: str, trials: pd.DataFrame, with_figures:
             f'<div class="figs">{fig_html}</div></div></section>')
 
 
-def _heatmap_uri(res: Results, key: str) -> str | None:
-    if res.heatmaps.empty or key not in set(res.heatmaps[C.trial_key]):
+def _heatmap_uri(res: Results, heatmaps: pd.DataFrame | None) -> str | None:
+    """One trial's heatmaps (its rows of ``res.heatmaps``) as a PNG for its view."""
+    if heatmaps is None:
         return None
     from analysis.figures.per_image import heatmap_grid
-    return png_uri(heatmap_grid(res.heatmaps[res.heatmaps[C.trial_key] == key], res.trials, max_images=4))
+    return png_uri(heatmap_grid(heatmaps, res.trials, max_images=4))
 
 
 def build_report(res: Results, *, running: bool = False, reload_seconds: float = RELOAD_SECONDS,
@@ -149,10 +150,11 @@ def build_report(res: Results, *, running: bool = False, reload_seconds: float =
     studies = sorted(set(trials[C.study]))
     sections = [_study_section(res, s, trials, figures, log, slow=not running) for s in studies]
     order = trials.sort_values([C.study, C.category, "config", C.seed], kind="stable")
-    hist = dict(tuple(res.history.groupby(C.trial_key))) if not res.history.empty else {}
+    curves = S.learning_curves(res.history)
     config_fields = [f for f in FIELD_TYPES if f in trials.columns] + [C.dataset, C.budget, C.code_version]
-    views = [S.trial_view(r, config_fields, hist.get(r[C.trial_key], pd.DataFrame()),
-                          _heatmap_uri(res, r[C.trial_key])) for r in order.to_dict("records")]
+    maps = dict(tuple(res.heatmaps.groupby(C.trial_key))) if not res.heatmaps.empty else {}
+    views = [S.trial_view(r, config_fields, curves.get(r[C.trial_key], ""),
+                          _heatmap_uri(res, maps.get(r[C.trial_key]))) for r in order.to_dict("records")]
     nav = " · ".join(f'<a href="#study-{esc(s)}">{esc(s)}</a>' for s in studies)
     machine = f"{platform.node()}, {platform.platform()}, Python {platform.python_version()}"
     body = (f'<section class="panel">Studies: {nav} · <a href="#trial-list">trials</a>'

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import math
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -29,7 +30,13 @@ def esc(value) -> str:
     """Text for HTML: None/NaN become empty, floats stay as Parquet gave them."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
-    return html.escape(str(value), quote=True)
+    return _escaped(str(value))
+
+
+@lru_cache(maxsize=65536)
+def _escaped(text: str) -> str:
+    """``html.escape``, remembered: a 10,000-trial page escapes the same few values ~2M times."""
+    return html.escape(text, quote=True)
 
 
 def _num(value, digits: int = 4) -> str:
@@ -189,18 +196,29 @@ def svg_curve(steps, values, label: str, width: int = 260, height: int = 150) ->
             f'<g fill="#1f77b4">{dots}</g></svg>')
 
 
-def trial_view(row: dict, config_fields: list[str], history: pd.DataFrame, heatmap_png: str | None) -> str:
-    """One trial's view (hidden until its row is clicked or ``#trial=<key>`` names it)."""
+def learning_curves(history: pd.DataFrame) -> dict[str, str]:
+    """Each trial's learning curves as inline SVG, one per numeric ``history`` column, by trial
+    key: the history is sorted (by key, then step) and split once for all trials."""
+    if history.empty:
+        return {}
+    metrics = [c for c in history.columns
+               if c not in (C.trial_key, C.step) and pd.api.types.is_numeric_dtype(history[c])]
+    h = history.sort_values([C.trial_key, C.step], kind="stable")
+    keys, steps = h[C.trial_key].to_numpy(), h[C.step].to_numpy()
+    values = {m: h[m].to_numpy() for m in metrics}
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    return {keys[a]: "".join(svg_curve(steps[a:b], values[m][a:b], m) for m in metrics)
+            for a, b in zip(starts, np.r_[starts[1:], len(keys)])}
+
+
+def trial_view(row: dict, config_fields: list[str], curves: str, heatmap_png: str | None) -> str:
+    """One trial's view (hidden until its row is clicked or ``#trial=<key>`` names it); ``curves``
+    is its learning curves' SVG (``learning_curves``)."""
     key = row[C.trial_key]
     cfg = "".join(f"<tr><td>{esc(f)}</td><td>{esc(row.get(f))}</td></tr>" for f in config_fields
                   if f in row and not _missing(row.get(f)))
     costs = "".join(f"<tr><td>{esc(f)}</td><td>{esc(_num(row.get(f), 2) if f.endswith(('seconds', 'second')) else row.get(f))}"
                     f"</td></tr>" for f in COSTS if f in row and not _missing(row.get(f)))
-    curves = ""
-    if not history.empty:
-        h = history.sort_values(C.step)
-        for m in [c for c in h.columns if c not in (C.trial_key, C.step) and pd.api.types.is_numeric_dtype(h[c])]:
-            curves += svg_curve(h[C.step], h[m], m)
     error = f'<pre class="error">{esc(row.get("error"))}</pre>' if not _missing(row.get("error")) else ""
     return (f'<section class="trial" data-key="{esc(key)}" id="trial-{esc(key)}" hidden>'
             f'<h3>Trial <span class="key">{esc(key)}</span>: {esc(row.get("study"))}, {esc(row.get("category"))}, '
@@ -214,6 +232,10 @@ def trial_view(row: dict, config_fields: list[str], history: pd.DataFrame, heatm
 def _missing(v) -> bool:
     if v is None:
         return True
+    if isinstance(v, float):                 # the common cases first: a view asks ~60 fields per trial
+        return v != v
+    if isinstance(v, str):
+        return False
     try:
         return bool(pd.isna(v)) if np.ndim(v) == 0 else False
     except (TypeError, ValueError):

@@ -59,19 +59,19 @@ def describe_dataset(trials: pd.DataFrame) -> tuple[str, bool]:
 
 
 def _intervals(cells: pd.DataFrame, ok: pd.DataFrame, scores: pd.DataFrame | None, metric: str) -> pd.DataFrame:
-    """Stratified bootstrap interval over test images (and seeds) per category cell."""
+    """Stratified bootstrap interval over test images (and seeds) per category cell; the
+    scores are split into cells in one pass (a cell's rows keep their order)."""
     lo = np.full(len(cells), np.nan)
     hi = np.full(len(cells), np.nan)
     if metric == C.image_auc and scores is not None and not scores.empty:
-        keys = ok.groupby(["tcol", C.category])[C.trial_key].apply(list)
-        by_key = scores.groupby(C.trial_key)
-        have = set(scores[C.trial_key])
-        for i, r in enumerate(cells.itertuples()):
-            members = [k for k in keys.get((r.tcol, r.category), []) if k in have]
-            if members:
-                part = pd.concat([by_key.get_group(k) for k in members])
-                use = [C.trial_key, C.label, C.score, *([C.image_path] if C.image_path in part else [])]
-                lo[i], hi[i] = bootstrap_auc_interval(part[use])
+        number = {cell: i for i, cell in enumerate(zip(cells["tcol"], cells[C.category]))}
+        cell_of = pd.Series([number.get(cell, -1) for cell in zip(ok["tcol"], ok[C.category])],
+                            index=ok[C.trial_key].to_numpy())
+        cell_of = cell_of[~cell_of.index.duplicated()]
+        use = [C.trial_key, C.label, C.score, *([C.image_path] if C.image_path in scores else [])]
+        mine = scores[C.trial_key].map(cell_of).fillna(-1).to_numpy(int)
+        for i, part in scores.loc[mine >= 0, use].groupby(mine[mine >= 0], sort=False):
+            lo[i], hi[i] = bootstrap_auc_interval(part)
     return cells.assign(ci_low=lo, ci_high=hi)
 
 

@@ -10,6 +10,7 @@ control column with the same model and evaluation (backbone, image size, feature
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from study.controls import control_kind, is_control
@@ -62,33 +63,48 @@ def _pairing_key(row: dict) -> tuple:
     return (patch, *(str(row.get(k)) for k in PAIRING_FIELDS))
 
 
+def _labels(rows: pd.DataFrame, control: np.ndarray, varied: list[str], varied_c: list[str]) -> np.ndarray:
+    """The column label of each row (``rows``: one per configuration; ``control``: which are
+    controls; ``varied``, ``varied_c``: the fields that differ between the study's trained
+    rows, and between its controls, which name their columns)."""
+    labels = np.full(len(rows), "", dtype=object)
+    records = rows.to_dict("records")
+    for i in np.flatnonzero(~control):
+        labels[i] = column_label(records[i], varied)
+    # Table 2's untrained patch model and its untrained image-level (GradCAM) model are two controls
+    levels = {_pairing_key(records[i])[0] for i in np.flatnonzero(control)}
+    for i in np.flatnonzero(control):
+        r = records[i]
+        extra = ", ".join([*(["patch-level" if _pairing_key(r)[0] else "image-level"] if len(levels) > 1 else []),
+                           *(f"{k}={_fmt(r[k])}" for k in varied_c if k in PAIRING_FIELDS)])
+        labels[i] = f"control: {control_kind(r)}" + (f" ({extra})" if extra else "")
+    return labels
+
+
 def assign_columns(ok: pd.DataFrame) -> tuple[pd.DataFrame, list[str], list[str], dict[str, str], dict[str, dict]]:
     """Label every row with its column.
 
+    Rows of one configuration (equal in every config field but those of ``NOT_CONFIG``, the
+    seed and category among them) get one label, so labels are worked out once per
+    configuration (a study of 10,000 trials has a few dozen) and spread to its rows.
     Returns (rows with ``tcol``, all columns in display order, the control columns,
     trained column -> its control column, column -> the config of its first row).
     """
-    records = ok.to_dict("records")
-    control_mask = [is_control(r) for r in records]
-    trained = ok[[not c for c in control_mask]]
-    controls = ok[control_mask]
-    labels = pd.Series("", index=ok.index, dtype=object)
-    if len(trained):
-        varied = varied_params(trained)
-        labels[trained.index] = [column_label(r, varied) for r in trained[varied].to_dict("records")]
-    if len(controls):
-        varied_c = [c for c in varied_params(controls) if c not in (C.variant, "steps", "head_steps", "lr")]
-        records = controls.to_dict("records")
-        # Table 2's untrained patch model and its untrained image-level (GradCAM) model are two controls
-        levels = {_pairing_key(r)[0] for r in records}
-        for i, r in zip(controls.index, records):
-            extra = ", ".join([*(["patch-level" if _pairing_key(r)[0] else "image-level"] if len(levels) > 1 else []),
-                               *(f"{k}={_fmt(r[k])}" for k in varied_c if k in PAIRING_FIELDS)])
-            labels[i] = f"control: {control_kind(r)}" + (f" ({extra})" if extra else "")
-    ok = ok.assign(tcol=labels)
+    fields = [c for c in FIELD_TYPES if c in ok.columns and c not in NOT_CONFIG]
+    config = (ok.groupby(fields, dropna=False, sort=False).ngroup().to_numpy() if fields and len(ok)
+              else np.zeros(len(ok), int))
+    first = np.unique(config, return_index=True)[1]            # a row per config, in order of appearance
+    rows = ok.iloc[first]
+    control = np.array([is_control(r) for r in rows.to_dict("records")], dtype=bool)
+    control_mask = control[config]
+    trained, controls = ok[~control_mask], ok[control_mask]
+    varied = varied_params(trained) if len(trained) else []
+    varied_c = ([c for c in varied_params(controls) if c not in (C.variant, "steps", "head_steps", "lr")]
+                if len(controls) else [])
+    ok = ok.assign(tcol=_labels(rows, control, varied, varied_c)[config])
     firsts = ok.drop_duplicates("tcol").set_index("tcol")
     params = {c: firsts.loc[c].to_dict() for c in firsts.index}
-    control_cols = list(dict.fromkeys(ok.loc[control_mask, "tcol"])) if len(controls) else []
+    control_cols = list(dict.fromkeys(ok.loc[control_mask, "tcol"]))
     trained_cols = [c for c in dict.fromkeys(ok["tcol"]) if c not in control_cols]
     by_key = {_pairing_key(params[c]): c for c in control_cols}
     control_of = {c: by_key[_pairing_key(params[c])] for c in trained_cols if _pairing_key(params[c]) in by_key}

@@ -56,12 +56,13 @@ def wide(table: Table) -> pd.DataFrame:
                   for m in beside}
     has_beside_ctrl = {(c, m): f"{m}_control_diff" in d and bool(d.loc[d["column"] == c, f"{m}_control_diff"]
                                                                  .notna().any()) for c in table.columns for m in beside}
+    heads = {col: _header(table, col) for col in table.columns}
     rows = []
     for row, part in d.groupby("row", sort=False):
         line = {"": row}
         by_col = part.set_index("column")
         for col in table.columns:
-            head = _header(table, col)
+            head = heads[col]
             r = by_col.loc[col] if col in by_col.index else None
             line[head] = "" if r is None else _cell(r["mean"], r["se"], r["n"], n_common)
             for m in beside:

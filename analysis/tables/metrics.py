@@ -46,9 +46,9 @@ def defect_table(study: str, trials: pd.DataFrame, dataset: str = "") -> DefectT
     if ok.empty or "auc_by_defect" not in ok:
         return None
     ok, columns, *_ = assign_columns(with_defaults(ok))
-    rows = [{"tcol": r["tcol"], C.category: r[C.category], C.seed: r[C.seed], C.status: OK,
-             C.defect_type: d, "auc": auc}
-            for r in ok.to_dict("records") for d, auc in _as_dict(r["auc_by_defect"]).items()]
+    rows = [{"tcol": col, C.category: cat, C.seed: seed, C.status: OK, C.defect_type: d, "auc": auc}
+            for col, cat, seed, by in zip(ok["tcol"], ok[C.category], ok[C.seed], ok["auc_by_defect"])
+            for d, auc in _as_dict(by).items()]
     if not rows:
         return None
     cells = seed_summary(pd.DataFrame(rows), [C.category, C.defect_type, "tcol"], metric="auc")

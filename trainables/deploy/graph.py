@@ -16,9 +16,9 @@ matrix products in float64:
 Patch level (``*_patch`` variants): every ``patch_size`` window at ``patch_stride`` (``unfold``,
 as ``trainables.evaluate.patches.dense_window_features``), a score per window from its
 location's density (or the shared one), the image score is the worst window, and the map is the
-receptive-field Gaussian upsampling of ``upsample_window_scores`` written as two matrix
-products, ``Uy @ scores @ Ux^T``: the Gaussian kernel is separable, so is the transposed
-convolution's normaliser, and the replicated border rows are copies of the last row.
+trial's own receptive-field Gaussian upsampling module
+(``trainables.evaluate.patches.WindowUpsampling``: gathers and elementwise float64 arithmetic,
+so ONNX Runtime gives the trial's map to the bit from the same window scores).
 
 GradCAM (image-level trials with ``gradcam``): :class:`GradCamGraph`, the gradient written out.
 """
@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from trainables.evaluate.patches import gaussian_kernel
+from trainables.evaluate.patches import WindowUpsampling
 from trainables.models.backbones import deepest
 
 
@@ -114,22 +114,6 @@ def density_module(kind: str, arrays: dict[str, np.ndarray]) -> nn.Module:
     raise DensityExportError(f"density {kind!r} cannot be exported; exportable: ledoit_wolf, full, gmm")
 
 
-def upsampling_matrix(grid: int, image_size: int, patch_size: int, stride: int) -> np.ndarray:
-    """[image_size, grid]: row ``y`` spreads the window scores of one grid axis onto pixel row
-    ``y`` as ``upsample_window_scores`` does (Gaussian weights over the windows covering it,
-    normalised; rows past the last window's end copy the last covered row)."""
-    g = gaussian_kernel(patch_size).numpy()
-    a = g.sum(axis=1) / g.sum()                     # the separable factor: kernel = outer(a, a)
-    covered = (grid - 1) * stride + patch_size
-    u = np.zeros((covered, grid))
-    for i in range(grid):
-        u[i * stride:i * stride + patch_size, i] = a
-    u /= np.maximum(u.sum(axis=1, keepdims=True), 1e-12)
-    if image_size > covered:
-        u = np.vstack([u, np.repeat(u[-1:], image_size - covered, axis=0)])
-    return u[:image_size]
-
-
 class ImageGraph(nn.Module):
     """uint8 NHWC images -> ``score`` [N] (float64)."""
 
@@ -195,8 +179,7 @@ class PatchGraph(nn.Module):
         super().__init__()
         self.features, self.density = features, density
         self.patch_size, self.stride, self.grid = patch_size, stride, tuple(grid)
-        self.register_buffer("uy", torch.from_numpy(upsampling_matrix(grid[0], image_size, patch_size, stride)))
-        self.register_buffer("ux", torch.from_numpy(upsampling_matrix(grid[1], image_size, patch_size, stride)))
+        self.upsample = WindowUpsampling(self.grid, image_size, patch_size, stride)
 
     def forward(self, images: Tensor) -> tuple[Tensor, Tensor]:
         x = images.permute(0, 3, 1, 2).float() / 255
@@ -208,5 +191,4 @@ class PatchGraph(nn.Module):
         # the density's arrays are stacked over locations ([L, ...]) or hold one shared set
         # ([1, ...]); either broadcasts against [L, N, D]
         scores = self.density(f).transpose(0, 1)                                 # [N, L]
-        maps = torch.matmul(torch.matmul(self.uy, scores.reshape(-1, gh, gw)), self.ux.t())   # [N, S, S]
-        return scores.amax(dim=1), maps
+        return scores.amax(dim=1), self.upsample(scores.reshape(-1, gh, gw))    # [N], [N, S, S]

@@ -1,7 +1,12 @@
-"""Compaction of 2,000 real-schema trials, and results that survive a damaged file.
+"""Compaction of 1,000 real-schema trials, and results that survive a damaged file.
 
 The trials are written by the real sink (``study.results.sink.ResultsSink``) with real rows
 (``study.results.schema.trial_row``); only the metric values are synthetic (``bench.scale``).
+Compaction itself is checked on the smallest study the launcher compacts at the end of a run
+(``AUTO_COMPACT`` trials, 3,000 files; it was 2,000 trials, but nothing in compaction changes
+with size below a part's 2M rows, and ``bench.scale`` times 10,000); the damage, retry and lock
+checks on the first 40 trials of the same grid (``few``): each reads every file several times,
+and one runs the whole analysis.
 """
 import shutil
 import warnings
@@ -9,19 +14,19 @@ import warnings
 import pandas as pd
 import pytest
 
-from study.results.compact import compact, compact_if_large
+from study.results.compact import AUTO_COMPACT, compact, compact_if_large
 from study.results.compact import main as compact_main
 from study.results.lock import study_lock
 from study.results.sink import DamagedResultWarning, ResultsSink, done_keys, list_files, read_scores, read_trials
 
-N, IMAGES, STUDY = 2000, 6, "table7_optim"
+N, FEW, IMAGES, STUDY = AUTO_COMPACT, 40, 6, "table7_optim"
 
 
-def _trials():
+def _trials(n: int = N):
     from study.spec import trial_key
     from trainables.config import TrialConfig
     out = []
-    for i in range(N):
+    for i in range(n):
         cfg = TrialConfig.from_dict({"variant": "cutpaste_3way", "category": ("carpet", "bottle")[i % 2],
                                      "seed": i // 2 % 100, "lr": (0.1, 0.01, 0.03, 0.003, 0.3,
                                                                    0.05, 0.02, 0.005, 0.2, 0.001)[i // 200]})
@@ -29,17 +34,30 @@ def _trials():
     return out
 
 
+def _write(folder, n: int):
+    from bench.scale import write_synthetic
+    assert write_synthetic(str(folder), _trials(n), images=IMAGES, workers=4) == n
+    return folder
+
+
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory):
-    from bench.scale import write_synthetic
-    folder = tmp_path_factory.mktemp("pristine") / "results"
-    assert write_synthetic(str(folder), _trials(), images=IMAGES, workers=4) == N
-    return folder
+    return _write(tmp_path_factory.mktemp("pristine") / "results", N)
+
+
+@pytest.fixture(scope="module")
+def pristine_few(tmp_path_factory):
+    return _write(tmp_path_factory.mktemp("pristine_few") / "results", FEW)
 
 
 @pytest.fixture()
 def results(pristine, tmp_path):
     return str(shutil.copytree(pristine, tmp_path / "results"))
+
+
+@pytest.fixture()
+def few(pristine_few, tmp_path):
+    return str(shutil.copytree(pristine_few, tmp_path / "results"))
 
 
 def _files(results):
@@ -66,63 +84,63 @@ def test_compaction_keeps_every_row_and_key_and_resume_still_skips_them(results)
     assert compact(results) == [] and _files(results) == before
 
 
-def test_a_truncated_file_is_quarantined_with_a_warning_and_analysis_renders_the_rest(results, capsys):
+def test_a_truncated_file_is_quarantined_with_a_warning_and_analysis_renders_the_rest(few, capsys):
     from analysis.__main__ import main as analysis_main
-    victim = sorted((pd.io.common.Path(results) / "trials" / STUDY).glob("*.parquet"))[7]
+    victim = sorted((pd.io.common.Path(few) / "trials" / STUDY).glob("*.parquet"))[7]
     data = victim.read_bytes()
     victim.write_bytes(data[: len(data) // 2])
     with pytest.warns(DamagedResultWarning, match=victim.name) as caught:
-        df = read_trials(results)
-    assert len(df) == N - 1 and victim.stem not in set(df["trial_key"])
+        df = read_trials(few)
+    assert len(df) == FEW - 1 and victim.stem not in set(df["trial_key"])
     assert str(victim) in str(caught[0].message)
-    moved = pd.io.common.Path(results) / "quarantine" / "trials" / STUDY / victim.name
+    moved = pd.io.common.Path(few) / "quarantine" / "trials" / STUDY / victim.name
     assert moved.read_bytes() == data[: len(data) // 2] and not victim.exists()   # set aside, not deleted
-    assert victim.stem not in done_keys(results)              # a rerun trains it again
+    assert victim.stem not in done_keys(few)              # a rerun trains it again
     with warnings.catch_warnings():
         warnings.simplefilter("error", DamagedResultWarning)   # nothing else is damaged
-        assert analysis_main(["tables", "--results", results]) == 0
+        assert analysis_main(["tables", "--results", few]) == 0
     out = capsys.readouterr().out
     assert "bottle" in out and "carpet" in out
 
 
-def test_a_damaged_scores_file_takes_its_trial_row_aside_so_the_trial_is_retrained(results):
-    victim = sorted((pd.io.common.Path(results) / "scores" / STUDY).glob("*.parquet"))[3]
+def test_a_damaged_scores_file_takes_its_trial_row_aside_so_the_trial_is_retrained(few):
+    victim = sorted((pd.io.common.Path(few) / "scores" / STUDY).glob("*.parquet"))[3]
     victim.write_bytes(b"not parquet at all")
     with pytest.warns(DamagedResultWarning, match=victim.name):
-        scores = read_scores(results)
-    assert victim.stem not in set(scores["trial_key"]) and len(scores) == (N - 1) * IMAGES
-    q = pd.io.common.Path(results) / "quarantine"
+        scores = read_scores(few)
+    assert victim.stem not in set(scores["trial_key"]) and len(scores) == (FEW - 1) * IMAGES
+    q = pd.io.common.Path(few) / "quarantine"
     assert (q / "scores" / STUDY / victim.name).exists() and (q / "trials" / STUDY / victim.name).exists()
-    assert victim.stem not in done_keys(results) and len(done_keys(results)) == N - 1
+    assert victim.stem not in done_keys(few) and len(done_keys(few)) == FEW - 1
 
 
-def test_a_retry_after_compaction_wins_and_a_half_finished_compaction_shows_each_key_once(results):
-    compact(results)
-    key, cfg = _trials()[5][1], _trials()[5][2]
+def test_a_retry_after_compaction_wins_and_a_half_finished_compaction_shows_each_key_once(few):
+    compact(few)
+    _, key, cfg = _trials(FEW)[5]
     from bench.scale import synthetic_result
     import numpy as np
     row, scores, _ = synthetic_result(STUDY, cfg, key, 3, np.random.default_rng(1))
-    ResultsSink(results).write_trial({**row, "image_auc": 0.123}, scores)   # a retried trial, newer
-    df = read_trials(results).set_index("trial_key")
-    assert len(df) == N and df.loc[key, "image_auc"] == 0.123
-    sc = read_scores(results)
-    assert (sc["trial_key"] == key).sum() == 3 and len(sc) == (N - 1) * IMAGES + 3
+    ResultsSink(few).write_trial({**row, "image_auc": 0.123}, scores)   # a retried trial, newer
+    df = read_trials(few).set_index("trial_key")
+    assert len(df) == FEW and df.loc[key, "image_auc"] == 0.123
+    sc = read_scores(few)
+    assert (sc["trial_key"] == key).sum() == 3 and len(sc) == (FEW - 1) * IMAGES + 3
     # a compaction interrupted before it removed what it merged: an older part and the new one
-    part = [f for f in list_files(results, "trials") if f.is_part][0]
+    part = [f for f in list_files(few, "trials") if f.is_part][0]
     shutil.copy(part.path, part.path.replace("part-000001-", "part-000000-"))
-    assert len(read_trials(results)) == N
-    compact(results)
-    parts = list_files(results, "trials")
+    assert len(read_trials(few)) == FEW
+    compact(few)
+    parts = list_files(few, "trials")
     assert len(parts) == 1 and parts[0].generation == 2
-    again = read_trials(results).set_index("trial_key")
-    assert len(again) == N and again.loc[key, "image_auc"] == 0.123
+    again = read_trials(few).set_index("trial_key")
+    assert len(again) == FEW and again.loc[key, "image_auc"] == 0.123
 
 
-def test_compaction_refuses_while_a_launcher_holds_the_study(results, capsys):
-    before = _files(results)
-    with study_lock(results, STUDY):
-        assert compact_main(["--results", results]) == 2
-    assert "already being written by pid" in capsys.readouterr().err and _files(results) == before
+def test_compaction_refuses_while_a_launcher_holds_the_study(few, capsys):
+    before = _files(few)
+    with study_lock(few, STUDY):
+        assert compact_main(["--results", few]) == 2
+    assert "already being written by pid" in capsys.readouterr().err and _files(few) == before
 
 
 @pytest.mark.parametrize("damage", ["truncated", "not_parquet", "no_status", "wrong_type"])
@@ -131,7 +149,7 @@ def test_each_kind_of_damage_is_named_and_set_aside_and_a_clash_gets_a_suffix(tm
     import pyarrow.parquet as pq
     from bench.scale import write_synthetic
     res = str(tmp_path / "r")
-    write_synthetic(res, _trials()[:3], images=2)
+    write_synthetic(res, _trials(3), images=2)
     victim = sorted((tmp_path / "r" / "trials" / STUDY).glob("*.parquet"))[0]
     for round_ in range(2):                      # the same name damaged twice: both copies kept
         if damage == "truncated":
@@ -151,7 +169,7 @@ def test_each_kind_of_damage_is_named_and_set_aside_and_a_clash_gets_a_suffix(tm
 def test_the_launcher_compacts_a_study_that_left_many_files_and_keeps_a_small_one_as_is(tmp_path):
     from bench.scale import write_synthetic
     res = str(tmp_path / "r")
-    write_synthetic(res, _trials()[:3], images=2)
+    write_synthetic(res, _trials(3), images=2)
     assert not compact_if_large(res, STUDY, threshold=4)      # 3 files: below the threshold
     assert not any(f.is_part for f in list_files(res, "trials"))
     keys = done_keys(res)

@@ -13,11 +13,6 @@ REQUIRED = ["trial_key", "study", "variant", "category", "seed", "dataset", "ima
             "status", "error", "train_seconds", "eval_seconds", "images_per_second", "device", "node_id",
             "hostname", "started_at", "finished_at", "code_version", "torch_version", "ray_version"]
 TINY = ["--set", "steps=2", "--set", "image_size=32", "--set", "batch_size=4"]
-# table5_heads with one seed on one category: 4 heads + the untrained control. One category: each
-# trial of this spec takes both CPUs, so trials run one after another; the grid over both
-# categories is counted without Ray by the dry-run test below.
-ONE_CATEGORY = ["--categories", "carpet"]
-N_TRIALS = 4 + 1
 
 
 def test_dry_run_counts_trials_and_starts_nothing(small_dataset, tmp_path, capsys):
@@ -38,33 +33,35 @@ def test_category_missing_from_the_dataset_fails_before_any_trial(small_dataset,
 
 
 @pytest.mark.slow
-def test_small_study_on_real_ray_writes_rows_and_a_rerun_skips_them(small_dataset, tmp_path):
-    results = str(tmp_path / "results")
-    cmd = [sys.executable, "-m", "study.launch", "--study", "table5_heads", "--seeds", "1",
-           "--budget", "smoke", "--data-root", str(small_dataset), "--results", results] + ONE_CATEGORY + TINY
-    env = {**os.environ, "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0"}
-    first = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+def test_small_study_on_real_ray_writes_rows_and_a_rerun_skips_them(table5_carpet):
+    # the study as the launcher that won the lock ran it (tests/study/conftest.py; the lock test
+    # reads the same run)
+    n = table5_carpet["trials"]
+    first = next((r for r in table5_carpet["runs"] if r.returncode == 0), table5_carpet["runs"][0])
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
-    df = pd.read_parquet(f"{results}/trials")
-    assert len(df) == N_TRIALS and df["trial_key"].nunique() == N_TRIALS and set(df["status"]) == {"ok"}
+    results = table5_carpet["results"]
+    df = pd.read_parquet(results / "trials")
+    assert len(df) == n and df["trial_key"].nunique() == n and set(df["status"]) == {"ok"}
     assert not set(REQUIRED) - set(df.columns)
     assert df["image_auc"].between(0, 1).all()
-    scores = pd.read_parquet(f"{results}/scores")
-    assert len(scores) == N_TRIALS * 15
-    second = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    scores = pd.read_parquet(results / "scores")
+    assert len(scores) == n * 15
+    second = subprocess.run(table5_carpet["cmd"], capture_output=True, text=True, env=table5_carpet["env"],
+                            timeout=300)
     assert second.returncode == 0, second.stderr[-3000:]
-    assert f"{N_TRIALS} already done (skipped), 0 to run" in second.stdout
-    again = pd.read_parquet(f"{results}/trials")
-    assert len(again) == N_TRIALS and again["trial_key"].nunique() == N_TRIALS
+    assert f"{n} already done (skipped), 0 to run" in second.stdout
+    again = pd.read_parquet(results / "trials")
+    assert len(again) == n and again["trial_key"].nunique() == n
 
 
 @pytest.mark.slow
-def test_sigkilled_launcher_resumes_and_keeps_each_trial_key_once(small_dataset, tmp_path):
+def test_sigkilled_launcher_resumes_and_keeps_each_trial_key_once(small_dataset, table5_carpet_args, tmp_path):
     import signal
     import time
+    n = table5_carpet_args["trials"]
     results = tmp_path / "results"
-    cmd = [sys.executable, "-m", "study.launch", "--study", "table5_heads", "--seeds", "1",
-           "--budget", "smoke", "--data-root", str(small_dataset), "--results", str(results)] + ONE_CATEGORY + TINY
+    cmd = [sys.executable, "-m", "study.launch", "--data-root", str(small_dataset), "--results", str(results),
+           *table5_carpet_args["args"]]
     log = open(tmp_path / "first.log", "w")
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
@@ -76,12 +73,12 @@ def test_sigkilled_launcher_resumes_and_keeps_each_trial_key_once(small_dataset,
         os.killpg(proc.pid, signal.SIGKILL)  # the launcher and its embedded Ray, mid-study
         proc.wait()
     killed_rows = len(pd.read_parquet(results / "trials"))
-    assert 1 <= killed_rows < N_TRIALS
+    assert 1 <= killed_rows < n
     second = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
-    assert f"{killed_rows} already done (skipped), {N_TRIALS - killed_rows} to run" in second.stdout
+    assert f"{killed_rows} already done (skipped), {n - killed_rows} to run" in second.stdout
     df = pd.read_parquet(results / "trials")
-    assert len(df) == N_TRIALS and df["trial_key"].nunique() == N_TRIALS and set(df["status"]) == {"ok"}
+    assert len(df) == n and df["trial_key"].nunique() == n and set(df["status"]) == {"ok"}
 
 
 @pytest.mark.slow

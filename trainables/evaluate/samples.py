@@ -30,8 +30,9 @@ def embedding_sample(model, data: CategoryData, store: PixelStore, test_feats: n
     gen = torch.Generator(device=device).manual_seed(cfg.seed + 1)
     sources = torch.randint(0, store.n, (min(n, store.n),), generator=gen, device=device)
     images, classes = create_variant("cutpaste_3way").make_batch(source_batch(store, sources, cfg, gen), cfg)
-    feats = extract_features(model, images.mul(255).round().to(torch.uint8), cfg, device)
-    classes = classes.cpu().numpy()
+    kept = classes > 0              # class 0 (the un-defaced copies) is not kept: not embedded either
+    feats = extract_features(model, images[kept].mul(255).round().to(torch.uint8), cfg, device)
+    classes = classes[kept].cpu().numpy()
     out["cutpaste"], out["scar"] = feats[classes == 1], feats[classes == 2]
     return out
 

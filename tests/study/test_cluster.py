@@ -150,7 +150,7 @@ def _checkpoint_of_a_trial_on(worker_port: int, results: Path) -> Path | None:
 
 @pytest.mark.slow
 def test_a_trial_on_a_killed_node_is_retried_from_its_checkpoint(two_node_cluster, small_dataset, tmp_path):
-    steps, interval = 100, 20                 # five checkpoints a trial, at steps 20, 40, ..., 100
+    steps, interval = 60, 10                  # six checkpoints a trial, at steps 10, 20, ..., 60
     cmd, results = launch_cmd(two_node_cluster, tmp_path, small_dataset, "node_loss", steps=steps, interval=interval)
     proc = subprocess.Popen(cmd, env=two_node_cluster["env"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)

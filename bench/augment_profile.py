@@ -79,8 +79,7 @@ def _paste_steps(pb, win, colour, out, clock: Clock) -> None:
                                 normal.gather(2, win.src.unsqueeze(1).expand(b, 3, n))).clamp_(0, 1)
     with clock("  paste: select and scatter the window"):
         dst = win.dst.unsqueeze(1).expand(b, 3, n)
-        torch.where(win.inside.unsqueeze(1), patched, normal.gather(2, dst), out=patched)
-        flat.scatter_(2, dst, patched)
+        flat.scatter_(2, dst, torch.where(win.inside.unsqueeze(1), patched, normal.gather(2, dst)))
 
 
 def profile_batched(cfg: TrialConfig, iters: int, top: int = 12) -> dict:

@@ -3,13 +3,6 @@
 Augmentation counts output images (a 3-way batch of 32 source images counts 96); training
 counts trained images of a full step (augmentation + forward + backward + SGD); the per-image
 PIL CutPaste 3-way reference runs on one core, ToTensor and normalisation included.
-
-Threads: the batched augmentation and training run on torch's intra-op threads (one per core
-unless ``OMP_NUM_THREADS`` says otherwise), the PIL reference on one thread (PIL is
-single-threaded C; its ToTensor and Normalize get ``torch.set_num_threads(1)``). Both start
-from decoded 256 px uint8 images in memory. On a loaded machine run with
-``OMP_NUM_THREADS=1`` for a like-for-like figure: two OpenMP threads that wait for each
-other at every op lose to other processes (``bench.augment_profile`` splits the time).
 """
 from __future__ import annotations
 

@@ -123,6 +123,5 @@ def paste(pb: PixelBatch, win: Window, colour: Affine, out: Tensor | None = None
     # pixels go to BLAS, which rounds each pixel alike whatever the count; see scar_window)
     patched = torch.baddbmm(colour.off.unsqueeze(2), colour.mat,
                             normal.gather(2, win.src.unsqueeze(1).expand(b, 3, n))).clamp_(0, 1)
-    torch.where(win.inside.unsqueeze(1), patched, normal.gather(2, dst), out=patched)   # in place
-    flat.scatter_(2, dst, patched)
+    flat.scatter_(2, dst, torch.where(win.inside.unsqueeze(1), patched, normal.gather(2, dst)))
     return out.view(b, 3, pb.h, pb.w)

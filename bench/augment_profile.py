@@ -4,9 +4,9 @@
 cutpaste_3way batch of ``--batch-size`` source images (3 x that many output images) both ways:
 
 - batched (``trainables.augment``, on the CPU with ``--threads`` intra-op threads): the steps
-  ``Variant.make_batch`` takes, in its order, with the normal images' render and each paste
-  split into their steps (recomputed here, and the batch checked equal to ``make_batch``'s),
-  plus the ATen operators that take the most self CPU time (``torch.profiler``);
+  ``Variant.make_batch`` takes, in its order, with ``PixelBatch.render`` split into its four
+  steps (recomputed here and checked equal to ``render``'s output), plus the ATen operators
+  that take the most self CPU time (``torch.profiler``);
 - the PIL reference (``bench.reference_pil``, one thread): each op of its ``__call__`` for
   the same number of source images, ColorJitter split into its four adjustments.
 
@@ -33,7 +33,7 @@ from bench.common import synthetic_images
 from bench.reference_pil import _NORMALISE, PilCutPaste3Way
 from trainables.augment import PixelStore, create_variant, source_batch
 from trainables.augment.ops import jitter_affine
-from trainables.augment.paste import cutpaste_window, scar_window
+from trainables.augment.variants import cutpaste_edit, scar_edit
 from trainables.config import TrialConfig
 
 
@@ -56,30 +56,21 @@ class Clock:
                 for k in self.wall]
 
 
-def _render_steps(pb, out, clock: Clock) -> torch.Tensor:
-    """``PixelBatch.normal(out)``, step by step (the same ops, the same result)."""
+def _render_steps(pb, index, inside, patch_colour, clock: Clock):
+    """``PixelBatch.render``, step by step (same ops, same result)."""
     b, h, w = pb.b, pb.h, pb.w
-    with clock("  render: gather packed pixels, unpack to float [B,3,HW]"):
-        px = pb.store.unpack(pb.base_index, b)
-    with clock("  render: base colour (baddbmm, clamp) into the batch"):
-        torch.baddbmm(pb.colour.off.unsqueeze(2), pb.colour.mat * (1 / 255), px,
-                      out=out.view(b, 3, h * w)).clamp_(0, 1)
-    pb._normal = out
-    return out
-
-
-def _paste_steps(pb, win, colour, out, clock: Clock) -> None:
-    """``paste.paste``, step by step (the same ops, the same result)."""
-    b, hw = pb.b, pb.h * pb.w
-    normal, flat, n = pb.normal().reshape(b, 3, hw), out.view(b, 3, hw), win.dst.shape[1]
-    with clock("  paste: copy the normal images"):
-        flat.copy_(normal)
-    with clock("  paste: gather window sources, patch colour (baddbmm, clamp)"):
-        patched = torch.baddbmm(colour.off.unsqueeze(2), colour.mat,
-                                normal.gather(2, win.src.unsqueeze(1).expand(b, 3, n))).clamp_(0, 1)
-    with clock("  paste: select and scatter the window"):
-        dst = win.dst.unsqueeze(1).expand(b, 3, n)
-        flat.scatter_(2, dst, torch.where(win.inside.unsqueeze(1), patched, normal.gather(2, dst)))
+    with clock("  render: gather packed pixels (take)"):
+        packed = pb.store.packed.take(index.reshape(-1))
+    with clock("  render: unpack RGBA -> float [B,3,HW]"):
+        px = packed.view(torch.uint8).view(b, h * w, 4).permute(0, 2, 1)[:, :3].contiguous().float()
+    with clock("  render: base colour (baddbmm, clamp)"):
+        out = torch.baddbmm(pb.colour.off.unsqueeze(2), pb.colour.mat * (1 / 255), px).clamp_(0, 1)
+    if inside is not None:
+        with clock("  render: patch colour on the whole image (baddbmm, clamp)"):
+            patched = torch.baddbmm(patch_colour.off.unsqueeze(2), patch_colour.mat, out).clamp_(0, 1)
+        with clock("  render: select patch pixels (where)"):
+            out = torch.where(inside.reshape(b, 1, h * w), patched, out)
+    return out.view(b, 3, h, w)
 
 
 def profile_batched(cfg: TrialConfig, iters: int, top: int = 12) -> dict:
@@ -89,42 +80,50 @@ def profile_batched(cfg: TrialConfig, iters: int, top: int = 12) -> dict:
     store = PixelStore(synthetic_images(64, cfg.image_size, device))
     clock, gen = Clock(), torch.Generator().manual_seed(0)
     check = torch.Generator().manual_seed(0)
-    b = cfg.batch_size
     for i in range(iters + 1):
         if i == 1:
             clock = Clock()                      # the first batch is the warm-up
         with clock("draw source indices"):
-            src = torch.randint(0, 64, (b,), generator=gen)
+            src = torch.randint(0, 64, (cfg.batch_size,), generator=gen)
         with clock("source batch: translation, base jitter, base index map"):
             pb = source_batch(store, src, cfg, gen)
-        with clock("allocate the batch [3B,3,H,W] (its pages fault in at first write)"):
-            images = torch.empty(3 * b, 3, pb.h, pb.w)
-        with clock("normal: render (total of the steps below)"):
-            _render_steps(pb, images[:b], clock)
-        for k, (name, window) in enumerate((("cutpaste", cutpaste_window), ("scar", scar_window)), start=1):
-            with clock(f"{name}: window (sizes, positions, mask)"):
-                win = window(pb, cfg)
-            with clock(f"{name}: patch jitter parameters"):
-                colour = pb.patch_colour(cfg.patch_jitter)
-            with clock(f"{name}: paste (total of the steps below)"):
-                _paste_steps(pb, win, colour, images[k * b:(k + 1) * b], clock)
+        with clock("normal"):
+            normal = _render_steps(pb, pb.base_index, None, None, clock)
+        pb._normal = normal
+        with clock("cutpaste: boxes + index map + mask"):
+            index, inside = cutpaste_edit(pb, cfg)
+        with clock("cutpaste: patch jitter parameters"):
+            colour = pb.patch_colour(cfg.patch_jitter)
+        with clock("cutpaste"):
+            cut = _render_steps(pb, index, inside, colour, clock)
+        with clock("scar: sizes + window index map + scatter"):
+            index, inside = scar_edit(pb, cfg)
+        with clock("scar: patch jitter parameters"):
+            colour = pb.patch_colour(cfg.patch_jitter)
+        with clock("scar"):
+            scar = _render_steps(pb, index, inside, colour, clock)
+        with clock("cat the 3 classes"):
+            images = torch.cat([normal, cut, scar])
         if i == 0:                               # the same tensors as the library's make_batch
-            src2 = torch.randint(0, 64, (b,), generator=check)
+            src2 = torch.randint(0, 64, (cfg.batch_size,), generator=check)
             ref, _ = variant.make_batch(source_batch(store, src2, cfg, check), cfg)
             assert torch.equal(images, ref), "the profiled steps differ from make_batch"
         with clock("(apart) base jitter parameters alone"):
             jitter_affine(pb.mean_rgb, cfg.jitter, torch.Generator().manual_seed(i))
         with clock("(apart) base index map alone"):
             pb.pointer(torch.arange(pb.h).view(1, -1, 1), torch.arange(pb.w).view(1, 1, -1))
+    rows = clock.rows(iters)
+    for r in rows:                               # a render stage's total includes its steps
+        if r["stage"] in ("normal", "cutpaste", "scar"):
+            r["stage"] += ": render (total of the steps below)"
     gen = torch.Generator().manual_seed(1)
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
         for _ in range(iters):
-            src = torch.randint(0, 64, (b,), generator=gen)
+            src = torch.randint(0, 64, (cfg.batch_size,), generator=gen)
             variant.make_batch(source_batch(store, src, cfg, gen), cfg)
     ops = sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)[:top]
-    return {"stages": clock.rows(iters), "aten_ops": [{"op": e.key, "calls_per_batch": e.count / iters,
-                                                       "self_cpu_ms": e.self_cpu_time_total / 1e3 / iters}
-                                                      for e in ops]}
+    return {"stages": rows, "aten_ops": [{"op": e.key, "calls_per_batch": e.count / iters,
+                                          "self_cpu_ms": e.self_cpu_time_total / 1e3 / iters} for e in ops]}
 
 
 def profile_pil(cfg: TrialConfig, iters: int) -> list[dict]:

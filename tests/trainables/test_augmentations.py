@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from trainables.augment import PixelStore, confetti as confetti_ops, ops, paste
+from trainables.augment import PixelStore, confetti as confetti_ops, ops
 import torch.nn.functional as F
 
 from trainables.augment.variants import (AUGMENTATIONS, FCDD_MVTEC_SIDE, VARIANTS, confetti_noise, create_variant,
@@ -151,49 +151,6 @@ def test_augmentation_kernel_count_does_not_grow_with_batch_size(name):
     # a per-image loop would add hundreds of ops per extra image; allow only the odd
     # internal op that torch picks by size (e.g. one extra fill_ inside bmm)
     assert abs(large - small) <= 2, (small, large)
-
-
-@pytest.mark.parametrize("kw", [{}, {"area_ratio_max": 0.6, "aspect_ratio_min": 0.1, "aspect_ratio_max": 10.0},
-                                {"area_ratio_min": 0.5, "area_ratio_max": 0.9}])
-def test_cutpaste_window_holds_the_largest_rectangle_the_config_can_draw(kw):
-    cfg = TrialConfig(image_size=SIZE, **kw)
-    store = coordinate_store()
-    gen = torch.Generator().manual_seed(4)
-    pb = source_batch(store, torch.randint(0, N, (512,), generator=gen), cfg, gen)
-    state = gen.get_state()
-    _, inside = paste.edit_maps(pb, paste.cutpaste_window(pb, cfg))
-    gen.set_state(state)                 # the same draws, as a whole-image rectangle
-    rect = ops.sample_rect(pb.b, SIZE, SIZE, (cfg.area_ratio_min, cfg.area_ratio_max),
-                           (cfg.aspect_ratio_min, cfg.aspect_ratio_max), gen, "cpu")
-    assert torch.equal(inside, ops.rect_mask(rect, SIZE, SIZE))
-
-
-@pytest.mark.parametrize("window", ["cutpaste_window", "scar_window"])
-@pytest.mark.parametrize("size,crop", [(64, None), (256, None), (64, 16), (32, 8)])
-def test_pasting_a_window_equals_rendering_the_whole_edited_image(window, size, crop):
-    """What makes the 3-way batch cheap (a copy of the normal images and a window recomputed)
-    gives the very floats of rendering the full index map."""
-    cfg = TrialConfig(image_size=size, patch_size=crop or 16)
-    store = PixelStore((torch.rand(N, 3, size, size, generator=torch.Generator().manual_seed(0)) * 255)
-                       .to(torch.uint8))
-    gen = torch.Generator().manual_seed(size)
-    pb = source_batch(store, torch.randint(0, N, (B,), generator=gen), cfg, gen, crop=crop)
-    win = getattr(paste, window)(pb, cfg)
-    colour = pb.patch_colour(0.3)
-    index, inside = paste.edit_maps(pb, win)
-    assert torch.equal(paste.paste(pb, win, colour), pb.render(index, inside, colour))
-
-
-def test_a_batch_is_one_tensor_its_classes_written_in_place():
-    cfg = TrialConfig(image_size=SIZE)
-    gen = torch.Generator().manual_seed(0)
-    pb = source_batch(coordinate_store(), torch.arange(B) % N, cfg, gen)
-    images, _ = create_variant("cutpaste_3way").make_batch(pb, cfg)
-    assert images.is_contiguous() and pb.normal().data_ptr() == images.data_ptr()
-    pasted = images[B:].view(2, B, 3, -1)
-    changed = (pasted != images[:B].view(1, B, 3, -1)).any(2)            # [2, B, HW]
-    assert changed.any(2).all(), "every pasted image differs from its normal image"
-    assert (changed.float().mean(2) < 0.3).all(), "and only in the patch"
 
 
 def test_unknown_variant_lists_the_known_ones():

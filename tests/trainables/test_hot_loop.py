@@ -52,9 +52,8 @@ def test_a_training_step_moves_no_image_data_between_devices_or_from_uint8():
     image_like = [(e.name, e.input_shapes) for e in copies
                   if any(len(s) == 4 and s[0] >= 8 and s[1] == 3 for s in e.input_shapes if s)]
     assert image_like == [], image_like
-    # images come out of the packed store with one gather ("take"): the normal images; the
-    # CutPaste and Scar classes are copies of them with a window recomputed (augment.paste)
-    assert op_counts(events)["aten::take"] == 1
+    # images come out of the packed store with one gather ("take") per rendered class
+    assert op_counts(events)["aten::take"] == 3
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")

@@ -8,9 +8,7 @@ a colour transform per image (jitter, and a second one for pasted pixels), then
 *rendered* with one gather from uint8 and one batched 3x3 matrix product. Kernel
 launches do not depend on the batch size; there is no PIL, no Python loop over
 images and no host round trip. Parameters are drawn per image from a seeded
-``torch.Generator`` that lives on the batch's device. A training batch renders its normal
-images once; CutPaste and Scar copy them and recompute only a window around the patch
-(``trainables.augment.paste``). (FCDD's confetti noise: ``trainables.augment.confetti``.)
+``torch.Generator`` that lives on the batch's device. (FCDD's confetti noise: ``trainables.augment.confetti``.)
 """
 from __future__ import annotations
 
@@ -176,24 +174,6 @@ class PixelStore:
         self.packed = rgba.view(torch.int32).reshape(-1)
         self.n, self.h, self.w, self.device = n, h, w, images.device
         self.mean_rgb = images.float().mean(dim=(2, 3)) / 255  # [N,3] for contrast jitter
-        self._unpacked: Tensor | None = None
-
-    def unpack(self, index: Tensor, b: int) -> Tensor:
-        """The stored pixels at ``index`` [B*HW] as float RGB [B,3,HW] (0-255).
-
-        On a CPU in a buffer that the next call overwrites (callers use it at once): a fresh
-        tensor's pages fault in at its first write, and for 32 images at 256 px (25 MB) that
-        took longer than filling them (docs/measurements/2026-12-03.md). CUDA's caching
-        allocator recycles memory by itself.
-        """
-        shape = (b, 3, index.numel() // b)
-        buf = self._unpacked
-        if buf is None or buf.shape != shape:
-            buf = torch.empty(shape, device=self.device)
-            if self.device.type == "cpu":
-                self._unpacked = buf
-        px = self.packed.take(index.reshape(-1)).view(torch.uint8).view(b, shape[2], 4)
-        return buf.copy_(px.permute(0, 2, 1)[:, :3])
 
 
 class PixelBatch:
@@ -245,37 +225,33 @@ class PixelBatch:
         return self.sources.view(b, 1, 1) * (sh * sw) + r * sw + c
 
     def render(self, index: Tensor, inside: Tensor | None = None,
-               patch_colour: Affine | None = None, out: Tensor | None = None) -> Tensor:
-        """Float images [B,3,H,W] in [0,1], written into ``out`` [B,3,H,W] if given.
+               patch_colour: Affine | None = None) -> Tensor:
+        """Float images [B,3,H,W] in [0,1].
 
         ``inside`` pixels [B,H,W] additionally get ``patch_colour`` after the base colour.
         """
         b, h, w = self.b, self.h, self.w
-        px = self.store.unpack(index, b)                               # [B,3,HW]
-        pasting = inside is not None and patch_colour is not None
-        dst = None if out is None else out.view(b, 3, h * w)
-        x = torch.baddbmm(self.colour.off.unsqueeze(2), self.colour.mat * (1 / 255), px,
-                          out=None if pasting else dst).clamp_(0, 1)
-        if pasting:
-            patched = torch.baddbmm(patch_colour.off.unsqueeze(2), patch_colour.mat, x).clamp_(0, 1)
-            x = torch.where(inside.reshape(b, 1, h * w), patched, x, out=dst)
-        return x.view(b, 3, h, w)
+        px = self.store.packed.take(index.reshape(-1)).view(torch.uint8).view(b, h * w, 4)
+        px = px.permute(0, 2, 1)[:, :3].contiguous().float()          # [B,3,HW]
+        out = torch.baddbmm(self.colour.off.unsqueeze(2), self.colour.mat * (1 / 255), px).clamp_(0, 1)
+        if inside is not None and patch_colour is not None:
+            patched = torch.baddbmm(patch_colour.off.unsqueeze(2), patch_colour.mat, out).clamp_(0, 1)
+            out = torch.where(inside.reshape(b, 1, h * w), patched, out)
+        return out.view(b, 3, h, w)
 
-    def normal(self, out: Tensor | None = None) -> Tensor:
-        """The base-augmented images themselves, rendered once (into ``out`` if given, the
-        first time), then reused: a pasted image starts as a copy of them."""
+    def normal(self) -> Tensor:
+        """The base-augmented images themselves (rendered once, then reused)."""
         if self._normal is None:
-            self._normal = self.render(self.base_index, out=out)
+            self._normal = self.render(self.base_index)
         return self._normal
 
     def patch_colour(self, strength: float) -> Affine:
         return jitter_affine(self.mean_rgb, strength, self.gen)
 
 
-def fill(x: Tensor, mask: Tensor, value: Tensor, out: Tensor | None = None) -> Tensor:
-    """Fill ``mask`` [B,H,W] of ``x`` with ``value`` [B,3,1,1] (a colour per image), into ``out``
-    if given."""
-    return torch.where(mask.unsqueeze(1), value.expand_as(x), x, out=out)
+def fill(x: Tensor, mask: Tensor, value: Tensor) -> Tensor:
+    """Fill ``mask`` [B,H,W] of ``x`` with ``value`` [B,3,1,1] (a colour per image)."""
+    return torch.where(mask.unsqueeze(1), value.expand_as(x), x)
 
 
 def random_colors(b: int, gen: torch.Generator, device, dtype=torch.float32) -> Tensor:

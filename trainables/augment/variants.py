@@ -9,19 +9,18 @@ way to get a variant by name.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable
 
 import torch
 from torch import Tensor
 
-from trainables.augment import confetti, ops, paste
+from trainables.augment import confetti, ops
 from trainables.augment.ops import PixelBatch, PixelStore
 from trainables.augment.params import AugmentParams
 
-# A transform returns the class's images [B,3,H,W] for a batch; it may write them into ``out``
-# (the class's slice of the batch ``Variant.make_batch`` allocates) and return that.
-Transform = Callable[..., Tensor]
+Transform = Callable[[PixelBatch, AugmentParams], Tensor]
 
 
 def _grid(pb: PixelBatch) -> tuple[Tensor, Tensor]:
@@ -30,49 +29,92 @@ def _grid(pb: PixelBatch) -> tuple[Tensor, Tensor]:
 
 
 def cutpaste_edit(pb: PixelBatch, cfg: AugmentParams) -> tuple[Tensor, Tensor]:
-    """(index map, pasted mask) of CutPaste (``paste.cutpaste_window``) over the whole image."""
-    return paste.edit_maps(pb, paste.cutpaste_window(pb, cfg))
+    """(index map, pasted mask) of CutPaste: a rectangle of the same image moved elsewhere.
+
+    Area ratio in (area_ratio_min, area_ratio_max), aspect log-uniform in
+    (aspect_ratio_min, aspect_ratio_max); source and destination wholly inside (Sec. 3.1).
+    """
+    dst = ops.sample_rect(pb.b, pb.h, pb.w, (cfg.area_ratio_min, cfg.area_ratio_max),
+                          (cfg.aspect_ratio_min, cfg.aspect_ratio_max), pb.gen, pb.device)
+    src_top = ops.corner(pb.gen, dst["height"], pb.h)
+    src_left = ops.corner(pb.gen, dst["width"], pb.w)
+    yy, xx = _grid(pb)
+    inside = ops.rect_mask(dst, pb.h, pb.w)
+    ptr = pb.pointer(yy - dst["top"].view(-1, 1, 1) + src_top.view(-1, 1, 1),
+                     xx - dst["left"].view(-1, 1, 1) + src_left.view(-1, 1, 1))
+    return torch.where(inside, ptr, pb.base_index), inside
+
+
+def _scar_ranges(pb: PixelBatch, cfg: AugmentParams) -> dict:
+    """Scar sizes (given at 256 px) scaled to the image being augmented: the full image, or the
+    ``patch_size`` crop of a patch-level variant, so a scar covers the same share of either."""
+    s = cfg.scar_scale(min(pb.h, pb.w))
+    return dict(width=(cfg.scar_width_min * s, cfg.scar_width_max * s),
+                length=(cfg.scar_length_min * s, cfg.scar_length_max * s),
+                rotation=cfg.scar_rotation)
 
 
 def scar_edit(pb: PixelBatch, cfg: AugmentParams) -> tuple[Tensor, Tensor]:
-    """(index map, pasted mask) of CutPaste-Scar (``paste.scar_window``) over the whole image."""
-    return paste.edit_maps(pb, paste.scar_window(pb, cfg))
+    """(index map, pasted mask) of CutPaste-Scar: a thin upright strip, rotated and pasted.
+
+    The scar is computed in a window just large enough for its longest diagonal and
+    scattered into the full index map: the cost follows the scar size, not the image.
+    """
+    ranges = _scar_ranges(pb, cfg)
+    p = ops.sample_scar(pb.b, pb.h, pb.w, gen=pb.gen, device=pb.device, **ranges)
+    side = min(pb.h, pb.w, int(math.ceil(math.hypot(ranges["width"][1], ranges["length"][1]))) + 3)
+    top = (p["cy"].floor().long() - side // 2).clamp(0, pb.h - side).view(-1, 1, 1)
+    left = (p["cx"].floor().long() - side // 2).clamp(0, pb.w - side).view(-1, 1, 1)
+    ar = torch.arange(side, device=pb.device)
+    yy, xx = top + ar.view(1, side, 1), left + ar.view(1, 1, side)     # window coordinates
+    inside_win, u, v = ops.scar_frame(p, yy, xx)
+    half_w, half_l = p["width"] / 2, p["length"] / 2
+    src_cx = half_w + torch.rand(pb.b, generator=pb.gen, device=pb.device) * (pb.w - 2 * half_w)
+    src_cy = half_l + torch.rand(pb.b, generator=pb.gen, device=pb.device) * (pb.h - 2 * half_l)
+    xs = (src_cx.view(-1, 1, 1) + u).floor().long()
+    ys = (src_cy.view(-1, 1, 1) + v).floor().long()
+    win_index = torch.where(inside_win, pb.pointer(ys, xs), pb.pointer(yy, xx))
+    where = (yy * pb.w + xx).reshape(pb.b, -1)
+    index = pb.base_index.expand(pb.b, pb.h, pb.w).reshape(pb.b, -1).clone()
+    index.scatter_(1, where, win_index.reshape(pb.b, -1))
+    inside = torch.zeros(pb.b, pb.h * pb.w, dtype=torch.bool, device=pb.device)
+    inside.scatter_(1, where, inside_win.reshape(pb.b, -1))
+    return index.view(pb.b, pb.h, pb.w), inside.view(pb.b, pb.h, pb.w)
 
 
-def _pasted(window: Callable[[PixelBatch, AugmentParams], paste.Window]) -> Transform:
-    """A copy of the normal images with a patch pasted: only the patch's window is computed."""
-    def transform(pb: PixelBatch, cfg: AugmentParams, out: Tensor | None = None) -> Tensor:
-        win = window(pb, cfg)
-        return paste.paste(pb, win, pb.patch_colour(cfg.patch_jitter), out)
+def _pasted(edit: Callable[[PixelBatch, AugmentParams], tuple[Tensor, Tensor]]) -> Transform:
+    def transform(pb: PixelBatch, cfg: AugmentParams) -> Tensor:
+        index, inside = edit(pb, cfg)
+        return pb.render(index, inside, pb.patch_colour(cfg.patch_jitter))
     return transform
 
 
-def _union(pb: PixelBatch, cfg: AugmentParams, out: Tensor | None = None) -> Tensor:
+def _union(pb: PixelBatch, cfg: AugmentParams) -> Tensor:
     """CutPaste or CutPaste-Scar, chosen per image with equal odds (Table 5, Binary Union)."""
     cp_index, cp_inside = cutpaste_edit(pb, cfg)
     sc_index, sc_inside = scar_edit(pb, cfg)
     coin = (torch.rand(pb.b, generator=pb.gen, device=pb.device) < 0.5).view(-1, 1, 1)
     inside = torch.where(coin, cp_inside, sc_inside)
     return pb.render(torch.where(coin, cp_index, sc_index), inside,
-                     pb.patch_colour(cfg.patch_jitter), out)
+                     pb.patch_colour(cfg.patch_jitter))
 
 
 def _cutout_with(colour: Callable[[Tensor, torch.Generator], Tensor]) -> Transform:
     """Cutout baselines (Table 4): a CutPaste-sized rectangle filled with a colour."""
-    def transform(pb: PixelBatch, cfg: AugmentParams, out: Tensor | None = None) -> Tensor:
+    def transform(pb: PixelBatch, cfg: AugmentParams) -> Tensor:
         x = pb.normal()
         r = ops.sample_rect(pb.b, pb.h, pb.w, (cfg.area_ratio_min, cfg.area_ratio_max),
                             (cfg.aspect_ratio_min, cfg.aspect_ratio_max), pb.gen, pb.device)
-        return ops.fill(x, ops.rect_mask(r, pb.h, pb.w), colour(x, pb.gen), out)
+        return ops.fill(x, ops.rect_mask(r, pb.h, pb.w), colour(x, pb.gen))
     return transform
 
 
-def _scar(pb: PixelBatch, cfg: AugmentParams, out: Tensor | None = None) -> Tensor:
+def _scar(pb: PixelBatch, cfg: AugmentParams) -> Tensor:
     """Scar baseline: the scar's shape filled with a random colour, nothing cut or pasted."""
     x = pb.normal()
-    p = ops.sample_scar(pb.b, pb.h, pb.w, gen=pb.gen, device=pb.device, **paste.scar_ranges(pb, cfg))
+    p = ops.sample_scar(pb.b, pb.h, pb.w, gen=pb.gen, device=pb.device, **_scar_ranges(pb, cfg))
     mask, _, _ = ops.scar_frame(p, *_grid(pb))
-    return ops.fill(x, mask, ops.random_colors(pb.b, pb.gen, pb.device), out)
+    return ops.fill(x, mask, ops.random_colors(pb.b, pb.gen, pb.device))
 
 
 FCDD_MVTEC_SIDE = 240   # FCDD draws its MVTec AD noise on the 240 px raw images (ADMvTec raw_shape)
@@ -96,7 +138,7 @@ def confetti_noise(pb: PixelBatch, cfg: AugmentParams) -> tuple[Tensor, dict[str
     return confetti.gaussian_blur(noise, k, cfg.confetti_blur_sigma * scale), p
 
 
-def _confetti(pb: PixelBatch, cfg: AugmentParams, out: Tensor | None = None) -> Tensor:
+def _confetti(pb: PixelBatch, cfg: AugmentParams) -> Tensor:
     """Confetti noise (Tables 1 and 4), as FCDD (Liznerski et al., ICLR 2021) makes its MVTec AD
     anomalies (noise mode ``confetti``, supervise mode ``malformed_normal``):
 
@@ -118,19 +160,17 @@ def _confetti(pb: PixelBatch, cfg: AugmentParams, out: Tensor | None = None) -> 
     return confetti.add_noise_fcdd(pb.normal(), noise, cfg.confetti_invert_threshold / 255)
 
 
-def _normal(pb: PixelBatch, cfg: AugmentParams, out: Tensor | None = None) -> Tensor:
-    return pb.normal(out)
+def _normal(pb: PixelBatch, cfg: AugmentParams) -> Tensor:
+    return pb.normal()
 
 
 def _rotated(k: int) -> Transform:
-    if k == 0:
-        return _normal
-    return lambda pb, cfg, out=None: torch.rot90(pb.normal(), k, dims=(2, 3))
+    return lambda pb, cfg: torch.rot90(pb.normal(), k, dims=(2, 3))
 
 
 AUGMENTATIONS: dict[str, Transform] = {
-    "cutpaste": _pasted(paste.cutpaste_window),
-    "cutpaste_scar": _pasted(paste.scar_window),
+    "cutpaste": _pasted(cutpaste_edit),
+    "cutpaste_scar": _pasted(scar_edit),
     "cutpaste_union": _union,
     "cutout": _cutout_with(lambda x, g: torch.zeros(x.shape[0], 3, 1, 1, device=x.device)),
     "cutout_mean": _cutout_with(lambda x, g: x.mean(dim=(2, 3), keepdim=True)),
@@ -152,17 +192,8 @@ class Variant:
         return len(self.class_transforms)
 
     def make_batch(self, pb: PixelBatch, cfg: AugmentParams) -> tuple[Tensor, Tensor]:
-        """Images [K*B,3,H,W] (each source once per class) and labels [K*B].
-
-        Each class is written into its slice of one batch tensor (no concatenation: on a CPU a
-        fresh 75 MB tensor of 96 images at 256 px costs as much as rendering them).
-        """
-        images = torch.empty(self.num_classes * pb.b, 3, pb.h, pb.w, device=pb.device)
-        for k, (_, transform) in enumerate(self.class_transforms):
-            out = images[k * pb.b:(k + 1) * pb.b]
-            x = transform(pb, cfg, out)
-            if x.data_ptr() != out.data_ptr():
-                out.copy_(x)
+        """Images [K*B,3,H,W] (each source once per class) and labels [K*B]."""
+        images = torch.cat([t(pb, cfg) for _, t in self.class_transforms])
         labels = torch.arange(self.num_classes, device=pb.device).repeat_interleave(pb.b)
         return images, labels
 

@@ -39,7 +39,7 @@ def test_set_arguments_are_typed_and_win_over_the_budget():
 def test_a_budget_sizes_the_model_asked_for_and_never_swaps_it():
     from trainables.budgets import MODEL_FIELDS, budget_defaults
     scratch = effective_config({}, "smoke")           # the default model: ResNet-18 from scratch
-    assert (scratch.backbone, scratch.pretrained, scratch.image_size, scratch.lr) == ("resnet18", "none", 64, 0.1)
+    assert (scratch.backbone, scratch.pretrained, scratch.image_size, scratch.lr, scratch.steps) == ("resnet18", "none", 64, 0.03, 1536)
     assert scratch.steps == budget_defaults("smoke")["steps"] > 0
     pre = effective_config({"backbone": "efficientnet_lite0", "pretrained": "finetune"}, "smoke")
     assert (pre.backbone, pre.pretrained, pre.image_size, pre.head_steps, pre.steps) == (

@@ -25,9 +25,11 @@ resources: {cpu: 1, gpu: 0}
 # Four trained heads + one untrained control, one at a time: after the first finishes, the other
 # four outlast the rewrite it asks for (a `python -m analysis report` subprocess that reads the
 # rows seconds after it starts). With two trials left (the test's former three) a 6-step trial
-# at 32 px could end before that read, and no page showed a study in progress.
+# at 32 px could end before that read, and no page showed a study in progress. With warm workers
+# even four 6-step trials ended before it once (2026-12-03: pages with 0, 5, 5 rows), so each
+# trial trains 150 steps (a few seconds at 32 px): the four outlast the write.
 N_TRIALS = 5
-TINY = ["--set", "steps=6", "--set", "image_size=32", "--set", "batch_size=4"]
+TINY = ["--set", "steps=150", "--set", "image_size=32", "--set", "batch_size=4"]
 
 
 def _trial_rows(text: str) -> list[str]:

@@ -90,20 +90,17 @@ def profile_batched(cfg: TrialConfig, iters: int, top: int = 12) -> dict:
         with clock("normal"):
             normal = _render_steps(pb, pb.base_index, None, None, clock)
         pb._normal = normal
-        with clock("cutpaste: boxes + index map + mask"):
-            index, inside = cutpaste_edit(pb, cfg)
-        with clock("cutpaste: patch jitter parameters"):
-            colour = pb.patch_colour(cfg.patch_jitter)
-        with clock("cutpaste"):
-            cut = _render_steps(pb, index, inside, colour, clock)
-        with clock("scar: sizes + window index map + scatter"):
-            index, inside = scar_edit(pb, cfg)
-        with clock("scar: patch jitter parameters"):
-            colour = pb.patch_colour(cfg.patch_jitter)
-        with clock("scar"):
-            scar = _render_steps(pb, index, inside, colour, clock)
+        pasted = []
+        for name, what, edit in (("cutpaste", "boxes + index map + mask", cutpaste_edit),
+                                 ("scar", "sizes + window index map + scatter", scar_edit)):
+            with clock(f"{name}: {what}"):
+                index, inside = edit(pb, cfg)
+            with clock(f"{name}: patch jitter parameters"):
+                colour = pb.patch_colour(cfg.patch_jitter)
+            with clock(name):
+                pasted.append(_render_steps(pb, index, inside, colour, clock))
         with clock("cat the 3 classes"):
-            images = torch.cat([normal, cut, scar])
+            images = torch.cat([normal, *pasted])
         if i == 0:                               # the same tensors as the library's make_batch
             src2 = torch.randint(0, 64, (cfg.batch_size,), generator=check)
             ref, _ = variant.make_batch(source_batch(store, src2, cfg, check), cfg)

@@ -21,6 +21,7 @@ import json
 import os
 import socket
 import sys
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -39,12 +40,18 @@ def lock_path(results: str, study: str) -> Path:
     return Path(folder(results, LOCKS, f"{study}.lock"))
 
 
-def _owner(path: Path) -> str:
-    try:
-        info = json.loads(path.with_suffix(".owner.json").read_text())
-        return f"pid {info['pid']} on {info['hostname']} ({info['purpose']}, since {info['started']})"
-    except (OSError, ValueError, KeyError):
-        return "a process that has not named itself yet"
+def _owner(path: Path, wait_s: float = 3.0) -> str:
+    """Name the holder from its owner file. The holder writes that file just after it takes the
+    lock, so a launcher refused in that gap waits briefly for it instead of naming nobody."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            info = json.loads(path.with_suffix(".owner.json").read_text())
+            return f"pid {info['pid']} on {info['hostname']} ({info['purpose']}, since {info['started']})"
+        except (OSError, ValueError, KeyError):
+            if time.monotonic() >= deadline:
+                return "a process that has not named itself yet"
+            time.sleep(0.05)
 
 
 @contextlib.contextmanager

@@ -70,3 +70,25 @@ def test_two_launchers_started_at_once_one_runs_the_other_is_refused(table5_carp
     df = pd.read_parquet(table5_carpet["results"] / "trials")
     n = table5_carpet["trials"]
     assert len(df) == n and df["trial_key"].nunique() == n and set(df["status"]) == {"ok"}
+
+
+def test_a_launcher_refused_before_the_holder_names_itself_still_names_it(tmp_path):
+    # the holder takes the flock and writes its owner file a moment later; a launcher refused in
+    # that gap (two started at once) waits for the name instead of printing "a process"
+    import json
+    import threading
+    from filelock import FileLock
+    path = lock_path(str(tmp_path), "demo")
+    path.parent.mkdir(parents=True)
+    raw = FileLock(str(path), timeout=0)
+    raw.acquire()
+    owner = {"pid": 4242, "hostname": "h", "purpose": "launcher", "started": "now"}
+    timer = threading.Timer(0.5, lambda: path.with_suffix(".owner.json").write_text(json.dumps(owner)))
+    timer.start()
+    try:
+        with pytest.raises(StudyLocked, match="pid 4242 on h"):
+            with study_lock(str(tmp_path), "demo"):
+                pass
+    finally:
+        timer.join()
+        raw.release()

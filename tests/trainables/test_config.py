@@ -125,3 +125,18 @@ def test_each_field_type_parses_yaml_and_command_line_values(typ, good, bad):
     for value in bad:
         with pytest.raises(ValueError):
             PARSERS[typ](value)
+
+
+def test_a_onednn_cap_below_bf16_makes_auto_precision_fp32(monkeypatch):
+    # how a bf16 machine stands in for an AVX2-only one; and on a real bf16 CPU capped by the
+    # user, bf16 would run emulated, slower than fp32
+    import torch
+    from trainables.train.devices import cpu_has_native_bf16, use_bf16
+    cfg = TrialConfig(category="bottle", precision="auto")
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "avx2")
+    assert not cpu_has_native_bf16() and not use_bf16(cfg, torch.device("cpu"))
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_BF16")
+    native = any(getattr(torch.cpu, n, lambda: False)() for n in ("_is_avx512_bf16_supported",
+                                                                   "_is_amx_tile_supported"))
+    assert cpu_has_native_bf16() is native
+    assert use_bf16(TrialConfig(category="bottle", precision="bf16"), torch.device("cpu"))

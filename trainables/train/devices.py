@@ -5,6 +5,8 @@ benchmarks alike, so they never disagree about it.
 """
 from __future__ import annotations
 
+import os
+
 import torch
 
 from trainables.config import TrialConfig
@@ -19,8 +21,20 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+# oneDNN's ISA caps (ONEDNN_MAX_CPU_ISA) in its order, up to the first with bf16 dot products
+_ISAS_WITHOUT_BF16 = ("SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE", "AVX512_CORE_VNNI")
+
+
 def cpu_has_native_bf16() -> bool:
-    """AVX512-BF16 or AMX: oneDNN then runs bf16 convolutions about twice as fast as fp32."""
+    """AVX512-BF16 or AMX: oneDNN then runs bf16 convolutions about twice as fast as fp32.
+
+    A cap below AVX512_CORE_BF16 in ``ONEDNN_MAX_CPU_ISA`` counts as none: oneDNN then
+    emulates bf16 with slower instructions, so fp32 is the faster choice. That is also how a
+    bf16 machine stands in for an AVX2-only one (``ATEN_CPU_CAPABILITY=avx2
+    ONEDNN_MAX_CPU_ISA=AVX2``): ``precision=auto`` then picks fp32 there too.
+    """
+    if os.environ.get("ONEDNN_MAX_CPU_ISA", "").strip().upper() in _ISAS_WITHOUT_BF16:
+        return False
     probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
     return any(getattr(torch.cpu, name, lambda: False)() for name in probes)
 

@@ -67,19 +67,21 @@ def run_search(spec: StudySpec, bases: Sequence[TrialSpec], opts: RunOptions, bu
     if is_uri(opts.results):
         raise SpecError("search studies keep Optuna's journal on a local or shared filesystem path; "
                         "give --results as a path")
-    resources = start_ray(opts, spec.resources)
     journal_dir = Path(folder(opts.results, HPO, spec.name))
     journal_dir.mkdir(parents=True, exist_ok=True)
+    done = read_trials(opts.results)
+    todo = []                        # counted before Ray starts: a finished search reruns without it
     for base in bases:
         cat = base.config["category"]
-        done = read_trials(opts.results)
         n_done = 0 if done.empty else int(((done[C.study] == spec.name) & (done[C.category] == cat)
                                            & done[C.status].isin([OK, STOPPED])).sum())
         remaining = search.num_samples - n_done
         print(f"[study] {cat}: {n_done} of {search.num_samples} search trials done, running {max(remaining, 0)}",
               flush=True)
-        if remaining <= 0:
-            continue
+        if remaining > 0:
+            todo.append((base, cat, remaining))
+    resources = start_ray(opts, spec.resources) if todo else None
+    for base, cat, remaining in todo:
         searcher = OptunaSearch(
             space=optuna_space(search.space), metric=SEARCH_METRIC, mode=MODE, seed=search.seed,
             storage=JournalStorage(JournalFileBackend(str(journal_dir / "optuna.journal"))),

@@ -1,4 +1,5 @@
 import os
+import json
 import subprocess
 import sys
 
@@ -104,6 +105,8 @@ def test_hpo_study_stops_some_trials_early_and_records_val_and_test_auc(small_da
     assert (results / "models" / "hpo_cutpaste" / kept[0] / "bundle.json").is_file()
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and "8 of 8 search trials done, running 0" in again.stdout
+    assert "starting an embedded Ray" not in again.stdout      # nothing left to run: no Ray start
+    assert json.loads((results / "hpo" / "hpo_cutpaste" / "best.json").read_text())   # rewritten, not lost
 
 
 @pytest.mark.slow

@@ -10,6 +10,8 @@ Every title names the dataset, so a figure of generated data is never taken for 
 """
 from __future__ import annotations
 
+import warnings
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -108,7 +110,12 @@ def tsne_embeddings(embeddings: pd.DataFrame, trials: pd.DataFrame, max_trials: 
         return None
     keys = list(dict.fromkeys(embeddings[C.trial_key]))
     meta = trials.set_index(C.trial_key)
-    keys = [k for k in keys if k in meta.index][:max_trials]
+    finite = embeddings.groupby(C.trial_key)["vector"].agg(lambda v: bool(np.isfinite(np.stack(v.to_numpy())).all()))
+    broken = [k for k in keys if not finite[k]]
+    if broken:       # t-SNE cannot place them; the other trials' panels still get drawn
+        warnings.warn(f"t-SNE figure: trial(s) {', '.join(broken)} have non-finite embedding vectors; "
+                      "left out of the figure", stacklevel=2)
+    keys = [k for k in keys if k in meta.index and finite[k]][:max_trials]
     if not keys:
         return None
     fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 4.0), squeeze=False)
